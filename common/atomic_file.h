@@ -1,0 +1,14 @@
+/* Small state files written so that a crash leaves the old or the new
+ * content, never a mix: temp file in the same directory, fsync, rename. */
+#pragma once
+#include <stddef.h>
+#include <sys/types.h>
+
+int kd_atomic_write(const char *path, const void *data, size_t len,
+		    mode_t mode);
+/* Reads at most max bytes (NUL-terminated, trailing newline stripped) into a
+ * malloc'd buffer. -EFBIG when larger. */
+int kd_read_small_file(const char *path, size_t max, char **out,
+		       size_t *out_len);
+/* mkdir -p with mode for the last component. */
+int kd_mkdir_p(const char *path, mode_t mode);

@@ -1,0 +1,23 @@
+/* Address parsing and printing shared by every daemon. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define KD_ADDR_STR_MAX 64 /* "[v6]:port" fits */
+
+/* "ip:port" or "[v6]:port" */
+void kd_sockaddr_format(const struct sockaddr *sa, char out[KD_ADDR_STR_MAX]);
+/* Just the ip, IPv4-mapped IPv6 shown as IPv4. */
+void kd_sockaddr_ip(const struct sockaddr *sa, char out[KD_ADDR_STR_MAX]);
+/* Parses "host[:port]" / "[v6][:port]" into host and port (default_port if
+ * absent). -EINVAL if malformed. */
+int kd_host_port_split(const char *text, char *host, size_t host_len,
+		       uint16_t *port, uint16_t default_port);
+/* Numeric "ip:port" to sockaddr; -EINVAL if not numeric. */
+int kd_sockaddr_parse(const char *text, struct sockaddr_storage *out,
+		      socklen_t *len);
+/* True if text looks like what a client sends as LoginRequest.username for
+ * direct IP access: an IP address with optional port, or "domain:port"
+ * (spec connection §7.3 step 6). */
+bool kd_is_direct_access_name(const char *text);
