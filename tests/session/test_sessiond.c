@@ -527,6 +527,49 @@ START_TEST(client_close_reason_ends_session)
 }
 END_TEST
 
+/* ---- the worker sandbox, seen from outside ----------------------------- */
+
+static bool status_has(pid_t pid, const char *line)
+{
+	char path[64], buf[256];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (fgets(buf, sizeof(buf), f))
+		if (strncmp(buf, line, strlen(line)) == 0)
+			found = true;
+	fclose(f);
+	return found;
+}
+
+START_TEST(worker_runs_sandboxed)
+{
+	struct rd_client *c = direct_client("127.0.0.1");
+	char path[96];
+	int n = 0, pid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
+		 (int)H.procs[0].pid, (int)H.procs[0].pid);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fscanf(f, "%d", &pid) == 1) {
+		ck_assert(status_has(pid, "NoNewPrivs:\t1"));
+		ck_assert(status_has(pid, "Seccomp:\t2"));
+		n++;
+	}
+	fclose(f);
+	ck_assert_int_ge(n, 1);
+	/* and the monitor itself is not */
+	ck_assert(status_has(H.procs[0].pid, "Seccomp:\t0"));
+	rd_client_free(c);
+}
+END_TEST
+
 /* ---- control socket and stop ------------------------------------------ */
 
 static Kdipc__CtlReply *ctl_call(int s, Kdipc__CtlRequest *q)
@@ -666,6 +709,7 @@ static Suite *sessiond_suite(void)
 	tcase_add_test(tc, oversized_frame_header_closes);
 	tcase_add_test(tc, wrong_message_before_login_is_ignored);
 	tcase_add_test(tc, client_close_reason_ends_session);
+	tcase_add_test(tc, worker_runs_sandboxed);
 	tcase_add_test(tc, ctl_status_lists_sessions_and_closes_one);
 	suite_add_tcase(s, tc);
 
