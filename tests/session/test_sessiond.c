@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <poll.h>
 #include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
@@ -686,12 +687,57 @@ START_TEST(sigterm_closes_sessions_politely)
 }
 END_TEST
 
+/* ---- deadlines (sessiond started with login_timeout = 5) --------------- */
+
+static void setup_deadline(void)
+{
+	start_sessiond("[session]\nlogin_timeout = 5\n");
+}
+
+START_TEST(no_login_within_deadline_closes)
+{
+	struct rd_client *c = direct_client("127.0.0.1");
+	char reason[128];
+
+	/* the client keeps answering probes, but never logs in */
+	ck_assert_int_eq(rd_client_wait_closed(c, 9000, reason, sizeof(reason)),
+			 0);
+	ck_assert_str_eq(reason, "Connection failed due to inactivity");
+	rd_client_free(c);
+}
+END_TEST
+
+START_TEST(slowloris_partial_frame_closes)
+{
+	struct rd_client *c = direct_client("127.0.0.1");
+	static const uint8_t partial[] = { 0x03, 0x00 }; /* half a header */
+
+	char buf[4096];
+	int fd = rd_client_fd(c);
+	ssize_t n;
+
+	ck_assert_int_eq(rd_client_send_raw(c, partial, sizeof(partial)), 0);
+	/* read without answering anything: the frame never completes */
+	for (int waited = 0;; waited += 100) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ck_assert_int_lt(waited, 9000);
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = read(fd, buf, sizeof(buf));
+		if (n == 0 || (n < 0 && errno != EAGAIN))
+			break;
+	}
+	rd_client_free(c);
+}
+END_TEST
+
 static Suite *sessiond_suite(void)
 {
 	Suite *s = suite_create("sessiond");
 	TCase *tc = tcase_create("login");
 	TCase *thr = tcase_create("throttle");
 	TCase *stop = tcase_create("stop");
+	TCase *dl = tcase_create("deadline");
 
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -722,6 +768,12 @@ static Suite *sessiond_suite(void)
 	tcase_set_timeout(stop, 30);
 	tcase_add_test(stop, sigterm_closes_sessions_politely);
 	suite_add_tcase(s, stop);
+
+	tcase_add_unchecked_fixture(dl, setup_deadline, teardown);
+	tcase_set_timeout(dl, 30);
+	tcase_add_test(dl, no_login_within_deadline_closes);
+	tcase_add_test(dl, slowloris_partial_frame_closes);
+	suite_add_tcase(s, dl);
 	return s;
 }
 
