@@ -619,10 +619,37 @@ static void ignore_before_login(struct kd_worker *w)
 		protocol_error(w, "too many messages before login");
 }
 
+/* What only a peer sends; a client that sends it is not a RustDesk client. */
+static bool peer_only(Hbb__Message__UnionCase c)
+{
+	switch (c) {
+	case HBB__MESSAGE__UNION_SIGNED_ID:
+	case HBB__MESSAGE__UNION_PUBLIC_KEY:
+	case HBB__MESSAGE__UNION_VIDEO_FRAME:
+	case HBB__MESSAGE__UNION_LOGIN_RESPONSE:
+	case HBB__MESSAGE__UNION_HASH:
+	case HBB__MESSAGE__UNION_CURSOR_DATA:
+	case HBB__MESSAGE__UNION_CURSOR_POSITION:
+	case HBB__MESSAGE__UNION_CURSOR_ID:
+	case HBB__MESSAGE__UNION_PEER_INFO:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void dispatch(struct kd_worker *w, Hbb__Message *m)
 {
 	bool keep = false;
 
+	if (peer_only(m->union_case)) {
+		char what[64];
+		snprintf(what, sizeof(what), "client sent message type %d",
+			 (int)m->union_case);
+		hbb__message__free_unpacked(m, NULL);
+		protocol_error(w, what);
+		return;
+	}
 	switch (m->union_case) {
 	case HBB__MESSAGE__UNION_MISC:
 		if (m->misc->union_case == HBB__MISC__UNION_CLOSE_REASON) {

@@ -510,6 +510,24 @@ START_TEST(wrong_message_before_login_is_ignored)
 }
 END_TEST
 
+START_TEST(peer_only_message_from_client_closes)
+{
+	struct rd_client *c = direct_client("127.0.0.1");
+	Hbb__Message m = HBB__MESSAGE__INIT, *r;
+	Hbb__Hash h = HBB__HASH__INIT;
+
+	check_peer_info(login(c, PASSWORD, &r));
+	hbb__message__free_unpacked(r, NULL);
+	h.salt = "x";
+	h.challenge = "y";
+	m.union_case = HBB__MESSAGE__UNION_HASH;
+	m.hash = &h;
+	ck_assert_int_eq(rd_client_send(c, &m), 0);
+	ck_assert_int_eq(rd_client_wait_closed(c, 3000, NULL, 0), 0);
+	rd_client_free(c);
+}
+END_TEST
+
 START_TEST(client_close_reason_ends_session)
 {
 	struct rd_client *c = direct_client("127.0.0.1");
@@ -755,6 +773,7 @@ static Suite *sessiond_suite(void)
 	tcase_add_test(tc, oversized_frame_header_closes);
 	tcase_add_test(tc, wrong_message_before_login_is_ignored);
 	tcase_add_test(tc, client_close_reason_ends_session);
+	tcase_add_test(tc, peer_only_message_from_client_closes);
 	tcase_add_test(tc, worker_runs_sandboxed);
 	tcase_add_test(tc, ctl_status_lists_sessions_and_closes_one);
 	suite_add_tcase(s, tc);
