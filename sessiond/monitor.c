@@ -22,6 +22,9 @@
 
 #define DEFAULT_LISTEN "0.0.0.0:21118"
 #define STOP_GRACE_S 3
+/* Connections from one address that have not logged in yet (like sshd's
+ * MaxStartups): a single host cannot take every slot. */
+#define MAX_PREAUTH_PER_IP 8
 
 int kd_monitor_settings_read(const struct kd_config *cfg,
 			     struct kd_monitor_settings *out)
@@ -97,6 +100,15 @@ static void tune_socket(int fd)
 	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 }
 
+static int preauth_from(const struct kd_monitor *m, const char *ip)
+{
+	int n = 0;
+
+	for (const struct monitor_worker *w = m->workers; w; w = w->next)
+		n += !w->authorized && strcmp(w->ip, ip) == 0;
+	return n;
+}
+
 int monitor_spawn_worker(struct kd_monitor *m, int conn_fd, const char *how,
 			 const char *peer_addr, bool secure)
 {
@@ -140,6 +152,14 @@ int monitor_spawn_worker(struct kd_monitor *m, int conn_fd, const char *how,
 		snprintf(w->addr, sizeof(w->addr), "%s", peer_addr);
 		if (kd_sockaddr_parse(peer_addr, &pss, &pl) == 0)
 			kd_sockaddr_ip((struct sockaddr *)&pss, w->ip);
+	}
+	if (preauth_from(m, w->ip) >= MAX_PREAUTH_PER_IP) {
+		kd_warn("refusing a %s connection from %s: %d connections from "
+			"there are not logged in yet", how, w->addr,
+			MAX_PREAUTH_PER_IP);
+		close(conn_fd);
+		free(w);
+		return -EBUSY;
 	}
 	kd_random_token(w->challenge, KD_CHALLENGE_LEN);
 	tune_socket(conn_fd);
@@ -324,10 +344,11 @@ static int open_tcp_listener(struct kd_monitor *m)
 	return 0;
 }
 
+/* From systemd when it passed one, else made here (and removed at exit). */
 static int open_unix(const char *runtime_dir, const char *name,
-		     const char *fd_name)
+		     const char *fd_name, char made[300])
 {
-	char path[512];
+	char path[300];
 	int fd = kd_listen_fd_take(fd_name, AF_UNIX);
 
 	if (fd >= 0) {
@@ -338,6 +359,8 @@ static int open_unix(const char *runtime_dir, const char *name,
 	fd = kd_unix_listen(path, 0660);
 	if (fd < 0)
 		kd_err("cannot listen on %s: %s", path, strerror(-fd));
+	else
+		memcpy(made, path, sizeof(path));
 	return fd;
 }
 
@@ -350,13 +373,13 @@ static int open_sockets(struct kd_monitor *m)
 	if (r < 0)
 		goto out;
 	m->handoff_fd = open_unix(m->s.general.runtime_dir, "sessiond.sock",
-				  "sessiond");
+				  "sessiond", m->handoff_path);
 	if (m->handoff_fd < 0) {
 		r = m->handoff_fd;
 		goto out;
 	}
 	m->ctl_fd = open_unix(m->s.general.runtime_dir, "sessiond-ctl.sock",
-			      "sessiond-ctl");
+			      "sessiond-ctl", m->ctl_path);
 	if (m->ctl_fd < 0) {
 		r = m->ctl_fd;
 		goto out;
@@ -572,6 +595,10 @@ void kd_monitor_free(struct kd_monitor *m)
 		close_listener(&m->tcp_ev[i], &m->tcp_fd[i]);
 	close_listener(&m->handoff_ev, &m->handoff_fd);
 	close_listener(&m->ctl_ev, &m->ctl_fd);
+	if (m->handoff_path[0])
+		unlink(m->handoff_path);
+	if (m->ctl_path[0])
+		unlink(m->ctl_path);
 	if (m->sig_term)
 		event_free(m->sig_term);
 	if (m->sig_int)

@@ -546,6 +546,31 @@ START_TEST(client_close_reason_ends_session)
 }
 END_TEST
 
+START_TEST(one_address_cannot_take_every_slot)
+{
+	struct rd_client *held[8], *c;
+	struct rd_client_opts o;
+	int fd, r;
+
+	for (int i = 0; i < 8; i++)
+		held[i] = direct_client("127.0.0.8");
+	/* the ninth connection from there is closed without a Hash */
+	rd_client_opts_default(&o);
+	o.dialed = dialed;
+	fd = rd_client_tcp_connect("127.0.0.1", H.port, "127.0.0.8", T_MS);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(rd_client_new(fd, &o, &c), 0);
+	r = rd_client_handshake(c, T_MS);
+	ck_assert_int_eq(r, -ECONNRESET);
+	rd_client_free(c);
+	/* others are served */
+	c = direct_client("127.0.0.9");
+	rd_client_free(c);
+	for (int i = 0; i < 8; i++)
+		rd_client_free(held[i]);
+}
+END_TEST
+
 /* ---- the worker sandbox, seen from outside ----------------------------- */
 
 static bool status_has(pid_t pid, const char *line)
@@ -775,6 +800,7 @@ static Suite *sessiond_suite(void)
 	tcase_add_test(tc, client_close_reason_ends_session);
 	tcase_add_test(tc, peer_only_message_from_client_closes);
 	tcase_add_test(tc, worker_runs_sandboxed);
+	tcase_add_test(tc, one_address_cannot_take_every_slot);
 	tcase_add_test(tc, ctl_status_lists_sessions_and_closes_one);
 	suite_add_tcase(s, tc);
 
