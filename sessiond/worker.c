@@ -205,8 +205,8 @@ static int send_message(struct kd_worker *w, const Hbb__Message *msg)
 	plain_len = hbb__message__get_packed_size(msg);
 	mac = w->ch.enabled ? KD_SECURE_MAC_BYTES : 0;
 	wire_len = plain_len + mac;
-	if (plain_len > w->p.max_payload)
-		return -EMSGSIZE;
+	/* max_payload bounds what we accept; what we send (key frames) is
+	 * only bounded by the 30-bit frame length, like the real peer */
 	if (evbuffer_get_length(out) > OUTPUT_HARD_LIMIT)
 		return -ENOBUFS;
 	hl = kd_frame_header_encode(wire_len, hdr);

@@ -194,55 +194,6 @@ END_TEST
 
 /* ---- hand-off ---------------------------------------------------------- */
 
-static int loopback_pair(int *client_fd, int *server_fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-
-	sin.sin_addr.s_addr = htonl(0x7f000001);
-	if (l < 0 || bind(l, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    listen(l, 1) < 0 || getsockname(l, (struct sockaddr *)&ss, &len) < 0)
-		return -errno;
-	port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	*client_fd = rd_client_tcp_connect("127.0.0.1", (uint16_t)port,
-					   "127.0.0.5", T_MS);
-	*server_fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-	close(l);
-	return *client_fd >= 0 && *server_fd >= 0 ? 0 : -EIO;
-}
-
-/* Plays rendezvousd: Hello, then Handoff with the socket. */
-static int handoff(int server_fd, bool secure, const char *how)
-{
-	char path[512];
-	Kdipc__RendezvousToSession m = KDIPC__RENDEZVOUS_TO_SESSION__INIT;
-	Kdipc__Hello hello = KDIPC__HELLO__INIT;
-	Kdipc__Handoff h = KDIPC__HANDOFF__INIT;
-	int s, r;
-
-	snprintf(path, sizeof(path), "%s/sessiond.sock", H.runtime_dir);
-	s = kd_unix_connect(path);
-	if (s < 0)
-		return s;
-	kd_ipc_hello_init(&hello, "rendezvousd", 0);
-	m.msg_case = KDIPC__RENDEZVOUS_TO_SESSION__MSG_HELLO;
-	m.hello = &hello;
-	r = kd_ipc_send(s, &m.base, -1);
-	h.how = (char *)how;
-	h.peer_addr = "";
-	h.secure = secure;
-	m.msg_case = KDIPC__RENDEZVOUS_TO_SESSION__MSG_HANDOFF;
-	m.handoff = &h;
-	if (r == 0)
-		r = kd_ipc_send(s, &m.base, server_fd);
-	close(server_fd);
-	usleep(100 * 1000); /* let the monitor read both before we hang up */
-	close(s);
-	return r;
-}
-
 static struct rd_client *handed_off_client(bool secure, const char *dial_id,
 					   const uint8_t *pk)
 {
@@ -250,8 +201,8 @@ static struct rd_client *handed_off_client(bool secure, const char *dial_id,
 	struct rd_client *c;
 	int cfd = -1, sfd = -1;
 
-	ck_assert_int_eq(loopback_pair(&cfd, &sfd), 0);
-	ck_assert_int_eq(handoff(sfd, secure, "relay"), 0);
+	ck_assert_int_eq(kd_harness_tcp_pair("127.0.0.5", &cfd, &sfd), 0);
+	ck_assert_int_eq(kd_harness_handoff(&H, sfd, secure, "relay"), 0);
 	rd_client_opts_default(&o);
 	o.dialed = dial_id;
 	o.secure = secure;
