@@ -30,6 +30,14 @@ int kd_config_get_long(const struct kd_config *cfg, const char *section,
 int kd_config_get_bool(const struct kd_config *cfg, const char *section,
 		       const char *key, bool def, bool *out);
 
+/* Calls fn for every "key = value" line in file order, with its line
+ * number (kvmdeskctl config check reports unknown keys by line). */
+void kd_config_foreach(const struct kd_config *cfg,
+		       void (*fn)(void *data, const char *section,
+				  const char *key, const char *value,
+				  unsigned line),
+		       void *data);
+
 /* [general], shared by every program. */
 struct kd_general_config {
 	char state_dir[256];
