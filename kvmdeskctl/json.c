@@ -51,7 +51,7 @@ void kd_json_end_array(struct kd_json *j) { close_level(j, ']'); }
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid: no
  * overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_valid_len(const unsigned char *s)
+size_t kd_utf8_valid_len(const unsigned char *s)
 {
 	unsigned char c = s[0];
 	if (c < 0x80)
@@ -98,7 +98,7 @@ void kd_json_write_string(FILE *out, const char *str)
 			s++;
 			continue;
 		}
-		size_t len = utf8_valid_len(s);
+		size_t len = kd_utf8_valid_len(s);
 		if (len == 0) {
 			fputs("\\ufffd", out);
 			s++;

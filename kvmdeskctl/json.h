@@ -12,6 +12,7 @@
  */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -39,6 +40,10 @@ void kd_json_null(struct kd_json *j);
 /* Ends the document with a newline. 0, or -EIO if writing failed, -EINVAL
  * if objects/arrays were left open or nested too deep. */
 int kd_json_finish(struct kd_json *j);
+
+/* Length of the valid UTF-8 sequence at s (1-4), 0 when invalid (overlong,
+ * surrogate, > U+10FFFF, truncated). */
+size_t kd_utf8_valid_len(const unsigned char *s);
 
 /* Escapes s as a JSON string literal with quotes into out (for tests). */
 void kd_json_write_string(FILE *out, const char *s);

@@ -67,8 +67,10 @@ static int close_one(struct kd_ctl_context *ctx, const char *id_text)
 	Kdipc__CtlReply *reply = NULL;
 	int r = kd_ctl_call(path, &req, KD_CTL_TIMEOUT_MS, &reply);
 	const char *error = NULL;
+	char buf[160];
 	if (r < 0) {
-		error = kd_ctl_error_text(r);
+		snprintf(buf, sizeof(buf), "sessiond %s", kd_ctl_error_text(r));
+		error = buf;
 	} else {
 		r = reply->close_session->error;
 		protobuf_c_message_free_unpacked(&reply->base, NULL);

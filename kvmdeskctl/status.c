@@ -74,14 +74,25 @@ static const char *detail(const Kdipc__StatusReply *s, const char *key)
 
 /* ---- text -------------------------------------------------------------- */
 
-/* Peer-controlled strings (names, ids) go to a terminal: no control
- * characters. */
-static void print_clean(const char *s, int width)
+/* Peer-controlled strings (names, ids) go to a terminal: control
+ * characters and invalid UTF-8 become '?'. width counts bytes, which is
+ * close enough for the ASCII columns it pads. */
+static void print_clean(const char *str, int width)
 {
-	char buf[128];
+	char buf[256];
 	size_t n = 0;
-	for (; s && *s && n + 1 < sizeof(buf); s++)
-		buf[n++] = ((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s;
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	while (*s && n + 5 < sizeof(buf)) {
+		size_t len = kd_utf8_valid_len(s);
+		if (len == 0 || *s < 0x20 || *s == 0x7f) {
+			buf[n++] = '?';
+			s++;
+			continue;
+		}
+		memcpy(buf + n, s, len);
+		n += len;
+		s += len;
+	}
 	buf[n] = '\0';
 	printf("%-*s", width, buf);
 }
