@@ -225,11 +225,11 @@ def case_sessiond_handoff(tmp, log):
     conf = write_config(tmp)
     sock_path = os.path.join(tmp, "run", "sessiond.sock")
     port = free_port()
-    # Nested: the outer passes "sessiond" (SEQPACKET), the inner adds
-    # "sessiond-tcp" - as the two .socket units do.
+    # Nested: the outer passes "sessiond" (SEQPACKET, fd 3), the inner adds
+    # "sessiond-tcp" (fd 4) and names both - as the two .socket units do.
     proc = activate(["--seqpacket", "-l", sock_path, "--fdname=sessiond",
                      "systemd-socket-activate", "-l", f"127.0.0.1:{port}",
-                     "--fdname=sessiond-tcp", exe, "-c", conf], log)
+                     "--fdname=sessiond:sessiond-tcp", exe, "-c", conf], log)
     try:
         wait_for_path(sock_path, proc)
         s = seqpacket(sock_path)
