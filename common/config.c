@@ -349,6 +349,7 @@ int kd_cmdline_parse(int argc, char **argv, const char *usage_extra,
 			return -EINVAL;
 		}
 	}
-	*next_arg = optind;
+	if (next_arg)
+		*next_arg = optind;
 	return 0;
 }

@@ -51,6 +51,7 @@ int kd_general_config_read(const struct kd_config *cfg,
 /* Common command line: "-c FILE" / "--config FILE"; also -h, -V. Returns 0
  * and sets *config_path (default KD_DEFAULT_CONFIG); 1 when the program should
  * exit 0 (help/version printed); -EINVAL on a usage error (printed).
- * *next_arg is the index of the first non-option argument. */
+ * *next_arg is the index of the first non-option argument (next_arg may be
+ * NULL for programs that take none). */
 int kd_cmdline_parse(int argc, char **argv, const char *usage_extra,
 		     const char **config_path, int *next_arg);
