@@ -72,6 +72,17 @@ static const char *detail(const Kdipc__StatusReply *s, const char *key)
 	return NULL;
 }
 
+/* rendezvousd reports each server as details "server.N.KEY". */
+#define MAX_SERVERS 16
+
+static const char *server_detail(const Kdipc__StatusReply *s, unsigned i,
+				 const char *key)
+{
+	char k[64];
+	snprintf(k, sizeof(k), "server.%u.%s", i, key);
+	return detail(s, k);
+}
+
 /* ---- text -------------------------------------------------------------- */
 
 /* Peer-controlled strings (names, ids) go to a terminal: control
@@ -154,6 +165,32 @@ static void print_text(Kdipc__CtlReply *const replies[], const int errors[])
 			printf(")");
 		}
 		printf("\n");
+		for (unsigned i = 0; i < MAX_SERVERS; i++) {
+			const char *name = server_detail(rdv, i, "name");
+			if (!name)
+				break;
+			const char *v;
+			printf("  ");
+			print_clean(name, 0);
+			if ((v = server_detail(rdv, i, "address")) && *v) {
+				printf(" (");
+				print_clean(v, 0);
+				printf(")");
+			}
+			v = server_detail(rdv, i, "registered");
+			printf(": %s", v && strcmp(v, "yes") == 0
+					       ? "registered"
+					       : "not registered");
+			if ((v = server_detail(rdv, i, "state")) && *v) {
+				printf(", ");
+				print_clean(v, 0);
+			}
+			if ((v = server_detail(rdv, i, "nat_type")) && *v) {
+				printf(", NAT ");
+				print_clean(v, 0);
+			}
+			printf("\n");
+		}
 	}
 	printf("\n");
 	kd_ctl_print_sessions_text(replies[1] ? replies[1]->status : NULL);
@@ -246,8 +283,33 @@ static int print_json(Kdipc__CtlReply *const replies[], const int errors[])
 		kd_json_begin_object(&j);
 		kd_json_key(&j, "state");
 		kd_json_string(&j, reg ? reg : rdv->state);
+		kd_json_key(&j, "id");
+		kd_json_string(&j, detail(rdv, "id"));
 		kd_json_key(&j, "server");
 		kd_json_string(&j, detail(rdv, "server"));
+		kd_json_key(&j, "servers");
+		kd_json_begin_array(&j);
+		for (unsigned i = 0; i < MAX_SERVERS; i++) {
+			const char *name = server_detail(rdv, i, "name");
+			if (!name)
+				break;
+			const char *registered =
+				server_detail(rdv, i, "registered");
+			kd_json_begin_object(&j);
+			kd_json_key(&j, "name");
+			kd_json_string(&j, name);
+			kd_json_key(&j, "address");
+			kd_json_string(&j, server_detail(rdv, i, "address"));
+			kd_json_key(&j, "registered");
+			kd_json_bool(&j, registered &&
+						 strcmp(registered, "yes") == 0);
+			kd_json_key(&j, "state");
+			kd_json_string(&j, server_detail(rdv, i, "state"));
+			kd_json_key(&j, "nat_type");
+			kd_json_string(&j, server_detail(rdv, i, "nat_type"));
+			kd_json_end_object(&j);
+		}
+		kd_json_end_array(&j);
 		kd_json_end_object(&j);
 	} else {
 		kd_json_null(&j);

@@ -21,9 +21,16 @@ static void fill(void *data, struct kd_ctl_status *st)
 {
 	struct fake *f = data;
 	if (strcmp(f->name, "rendezvousd") == 0) {
-		kd_ctl_status_set_state(st, "registered as 123456789");
-		kd_ctl_status_add_detail(st, "registration", "registered");
-		kd_ctl_status_add_detail(st, "server", "127.0.0.1:21116");
+		/* What the real rendezvousd reports. */
+		kd_ctl_status_set_state(st, "registered as 123456789 with 1 of "
+					    "1 rendezvous servers");
+		kd_ctl_status_add_detail(st, "id", "123456789");
+		kd_ctl_status_add_detail(st, "server.0.name", "hbbs.test");
+		kd_ctl_status_add_detail(st, "server.0.address",
+					 "127.0.0.1:21116");
+		kd_ctl_status_add_detail(st, "server.0.registered", "yes");
+		kd_ctl_status_add_detail(st, "server.0.state", "registered");
+		kd_ctl_status_add_detail(st, "server.0.nat_type", "asymmetric");
 	} else if (strcmp(f->name, "sessiond") == 0) {
 		kd_ctl_status_set_state(st, f->session_open ? "1 session"
 							    : "no sessions");

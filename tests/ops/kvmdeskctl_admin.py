@@ -118,8 +118,10 @@ def status_and_sessions(tmp):
         check(code == 1, "status exits 1 while mediad is down")
         check("mediad       down" in out and "sessiond     up" in out,
               f"text status shows up/down:\n{out}")
-        check("registration: registered (server 127.0.0.1:21116)" in out,
+        check("registration: registered as 123456789 with 1 of 1" in out,
               f"registration line:\n{out}")
+        check("  hbbs.test (127.0.0.1:21116): registered, registered, "
+              "NAT asymmetric" in out, f"server line:\n{out}")
         check("987654321" in out and "127.0.0.1:50123" in out and
               "direct" in out, "session row")
         check("\neve" not in out, "a peer's newline does not reach the "
@@ -130,8 +132,15 @@ def status_and_sessions(tmp):
             up = {d["name"]: d["up"] for d in doc["daemons"]}
             check(up == {"rendezvousd": True, "sessiond": True,
                          "mediad": False, "hidd": True}, f"json up: {up}")
-            check(doc["registration"]["state"] == "registered",
-                  "json registration")
+            reg = doc["registration"]
+            check(reg["state"].startswith("registered as 123456789") and
+                  reg["id"] == "123456789" and
+                  reg["servers"] == [{"name": "hbbs.test",
+                                      "address": "127.0.0.1:21116",
+                                      "registered": True,
+                                      "state": "registered",
+                                      "nat_type": "asymmetric"}],
+                  f"json registration {reg}")
             s = doc["sessions"][0]
             check(s["conn_id"] == 7 and s["peer_id"] == "987654321" and
                   s["peer_addr"] == "127.0.0.1:50123" and
