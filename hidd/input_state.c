@@ -222,10 +222,10 @@ static bool is_numlock_key(uint8_t usage)
 
 static void tap(struct kd_input_state *st, uint8_t usage, uint8_t led)
 {
+	/* Until the host answers with its LED report, assume it toggles. */
+	st->leds ^= led;
 	update_kbd(st, usage);
 	update_kbd(st, 0);
-	/* Until the host answers with its LED report, assume it toggled. */
-	st->leds ^= led;
 }
 
 /* The real server toggles the host's lock to the client's state before the

@@ -58,10 +58,22 @@ static bool merge(enum kd_report_kind kind, struct kd_hid_report *t,
 	return false;
 }
 
+/* A waiting mouse report that presses or releases a button must keep its
+ * position: only pure motion is merged into. */
+static bool tail_changes_buttons(struct kd_report_queue *q)
+{
+	uint8_t before = q->count >= 2 ? at(q, q->count - 2)->b[0]
+				       : q->last_buttons;
+
+	return q->kind != KD_REPORT_KEYBOARD &&
+	       at(q, q->count - 1)->b[0] != before;
+}
+
 void kd_report_queue_push(struct kd_report_queue *q,
 			  const struct kd_hid_report *r)
 {
-	if (q->count > 0 && merge(q->kind, at(q, q->count - 1), r)) {
+	if (q->count > 0 && !tail_changes_buttons(q) &&
+	    merge(q->kind, at(q, q->count - 1), r)) {
 		q->merged++;
 		return;
 	}
@@ -83,6 +95,7 @@ void kd_report_queue_pop(struct kd_report_queue *q)
 {
 	if (!q->count)
 		return;
+	q->last_buttons = q->q[q->head].b[0];
 	q->head = (q->head + 1) % KD_REPORT_QUEUE_CAP;
 	q->count--;
 }

@@ -3,9 +3,10 @@
  *   keyboard   every distinct state is kept in order (a quick press and
  *              release both reach the host);
  *   absolute   a report with the same buttons as the one waiting before it
- *              replaces that one's position and adds its wheel: only
- *              intermediate positions are merged, button changes and the
- *              final position always arrive;
+ *              replaces that one's position and adds its wheel, unless the
+ *              waiting one changes a button (a click stays where it was):
+ *              only intermediate positions are merged, button changes and
+ *              the final position always arrive;
  *   relative   same, but motion is summed (while it fits in a report).
  * When the queue is full (host gone for long) it collapses to the newest
  * report, which is the current state. */
@@ -27,6 +28,7 @@ struct kd_report_queue {
 	enum kd_report_kind kind;
 	unsigned head, count;
 	struct kd_hid_report q[KD_REPORT_QUEUE_CAP];
+	uint8_t last_buttons; /* of the last report taken off the queue */
 	uint64_t merged;    /* reports folded into a waiting one */
 	uint64_t collapsed; /* times the queue overflowed */
 };

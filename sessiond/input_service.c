@@ -58,6 +58,7 @@ struct input_svc {
 	struct kd_backoff backoff;
 	struct pending *q;
 	unsigned q_head, q_len, q_cap;
+	int32_t q_buttons; /* buttons of the last pointer event queued */
 
 	/* session */
 	bool logged_in;
@@ -108,7 +109,8 @@ static bool fits_rel(int32_t v)
 }
 
 /* Pointer moves waiting behind the same buttons merge; keys, buttons and
- * wheel never do. */
+ * wheel never do, and a waiting click keeps its position (d = 1 marks an
+ * event that changes buttons). */
 static bool merge_tail(struct input_svc *s, const struct pending *p)
 {
 	struct pending *t;
@@ -116,7 +118,7 @@ static bool merge_tail(struct input_svc *s, const struct pending *p)
 	if (!s->q_len)
 		return false;
 	t = q_at(s, s->q_len - 1);
-	if (t->kind != p->kind)
+	if (t->kind != p->kind || t->d)
 		return false;
 	if (p->kind == EV_ABS && t->c == p->c) {
 		t->a = p->a;
@@ -206,6 +208,7 @@ static void disconnect(struct input_svc *s, const char *why)
 	/* hidd released everything this connection held. */
 	s->q_len = 0;
 	s->q_head = 0;
+	s->q_buttons = 0;
 	s->hello_ok = false;
 	s->mods = 0;
 	s->buttons = 0;
@@ -241,6 +244,10 @@ static void push(struct input_svc *s, enum ev_kind kind, int32_t a, int32_t b,
 
 	if (s->fd < 0 || !s->hello_ok)
 		return; /* input paused until hidd is back */
+	if (kind == EV_ABS || kind == EV_REL) {
+		p.d = c != s->q_buttons;
+		s->q_buttons = c;
+	}
 	if (merge_tail(s, &p))
 		return;
 	if (s->q_len == s->q_cap && q_grow(s) < 0) {
@@ -700,6 +707,7 @@ static void release_all(struct input_svc *s)
 	push(s, EV_RELEASE_ALL, 0, 0, 0, 0);
 	s->mods = 0;
 	s->buttons = 0;
+	s->q_buttons = 0;
 }
 
 static void apply_options(struct input_svc *s, const Hbb__OptionMessage *o)
