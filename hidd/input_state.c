@@ -37,6 +37,8 @@ int kd_input_state_new(const struct kd_input_devices *devs,
 	if (!st)
 		return -ENOMEM;
 	st->dev = *devs;
+	/* Devices start with all-released reports (kd_hid_device_start). */
+	st->kbd_sent.len = KD_HID_KBD_REPORT_LEN;
 	*out = st;
 	return 0;
 }
@@ -132,8 +134,7 @@ static void update_kbd(struct kd_input_state *st, uint8_t extra_down)
 	if (extra_down)
 		kd_hid_kbd_press(&u, extra_down);
 	kd_hid_kbd_report(&u, &r);
-	if (memcmp(r.b, st->kbd_sent.b, KD_HID_KBD_REPORT_LEN) != 0 ||
-	    st->kbd_sent.len != r.len)
+	if (memcmp(r.b, st->kbd_sent.b, KD_HID_KBD_REPORT_LEN) != 0)
 		send_kbd(st, &r);
 }
 
