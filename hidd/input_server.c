@@ -120,7 +120,7 @@ static void on_conn_readable(evutil_socket_t fd, short what, void *arg)
 			conn_close(c, "unexpected file descriptor");
 			return;
 		}
-		if (n == 0) {
+		if (n == 0 || n == -ECONNRESET) {
 			conn_close(c, NULL);
 			return;
 		}
