@@ -13,12 +13,16 @@ int main(int argc, char **argv)
 	struct kd_config *cfg = NULL;
 	struct kd_general_config general;
 	struct kd_hidd *h = NULL;
-	int r;
+	int next_arg, r;
 
 	kd_log_init("hidd", LOG_INFO);
-	r = kd_cmdline_parse(argc, argv, "", &config_path, NULL);
+	r = kd_cmdline_parse(argc, argv, "", &config_path, &next_arg);
 	if (r)
 		return r > 0 ? 0 : 2;
+	if (next_arg != argc) {
+		fprintf(stderr, "hidd: unexpected argument %s\n", argv[next_arg]);
+		return 2;
+	}
 	r = kd_config_load(config_path, &cfg);
 	if (r) {
 		kd_err("cannot load %s: %s", config_path, strerror(-r));
