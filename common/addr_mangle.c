@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-typedef unsigned __int128 u128;
+__extension__ typedef unsigned __int128 u128;
 
 static int encode_v4(const uint8_t octets[4], uint16_t port, uint32_t tm,
 		     uint8_t out[KD_ADDR_MANGLE_MAX])

@@ -9,7 +9,7 @@
 #define KD_CTL_DETAILS_MAX 64
 
 struct kd_ctl_status {
-	char state[512];
+	char state[1024];
 	size_t n;
 	struct {
 		char key[64];

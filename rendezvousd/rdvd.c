@@ -29,7 +29,7 @@ struct kd_rdvd {
 		struct event *reconfig_ev; /* deferred ConfigUpdate */
 		char pending[KD_RDVD_SERVERS_MAX][KD_RDV_HOST_MAX];
 		unsigned n_pending;
-		char status[512];
+		char status[1024];
 	} rt;
 };
 
@@ -147,7 +147,7 @@ static void fill_status(void *arg, struct kd_ctl_status *st)
 static void update_status(evutil_socket_t fd, short what, void *arg)
 {
 	struct kd_rdvd *d = arg;
-	char line[512];
+	char line[1024];
 	unsigned registered = 0;
 	struct kd_rdv_server_status first = {0};
 

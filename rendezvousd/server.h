@@ -22,7 +22,7 @@ struct kd_rdv_server_status {
 	char name[KD_RDV_HOST_MAX];  /* as configured */
 	char addr[64];               /* resolved ip:port, "" if none */
 	bool registered;
-	char state[320];             /* one line for an administrator */
+	char state[512];             /* one line for an administrator */
 	time_t last_contact;         /* wall clock, 0 = never */
 	const char *nat_type;        /* "unknown", "asymmetric", "symmetric" */
 	uint64_t registrations;      /* answered RegisterPeer/RegisterPk */
