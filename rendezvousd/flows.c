@@ -55,7 +55,9 @@ struct flow {
 	socklen_t local_len;
 	int fd;            /* the socket of the current phase */
 	int punch_fd;      /* the 30 ms SYN towards the client */
+	int listen_fd;     /* listener on L (punch, LAN) */
 	struct event *ev;  /* on fd */
+	struct event *listen_ev;
 	struct event *timer;
 	struct evdns_getaddrinfo_request *dns;
 	uint8_t out[1024];
@@ -89,6 +91,10 @@ static void flow_free(struct flow *fl)
 		close(fl->fd);
 	if (fl->punch_fd >= 0)
 		close(fl->punch_fd);
+	if (fl->listen_ev)
+		event_free(fl->listen_ev);
+	if (fl->listen_fd >= 0)
+		close(fl->listen_fd);
 	TAILQ_REMOVE(&fl->owner->flows, fl, link);
 	fl->owner->active--;
 	free(fl);
@@ -268,21 +274,47 @@ static void write_report(struct flow *fl)
 	watch(fl, EV_WRITE, CONNECT_TIMEOUT_MS);
 }
 
+static void on_listen_ev(evutil_socket_t fd, short what, void *arg);
+
+/* Listens on L. Done before the report goes to hbbs when the kernel lets
+ * the listener share L with the hbbs connection (SO_REUSEPORT), so a
+ * client that is quick to connect is not refused; else after it closed. */
+static int open_listener(struct flow *fl)
+{
+	int fd = kd_rdv_tcp_socket(fl->local.ss_family, true,
+				   (struct sockaddr *)&fl->local,
+				   fl->local_len);
+	if (fd < 0)
+		return fd;
+	if (listen(fd, 4) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	fl->listen_ev = event_new(fl->owner->ctx->base, fd,
+				  EV_READ | EV_PERSIST, on_listen_ev, fl);
+	if (!fl->listen_ev) {
+		close(fd);
+		return -ENOMEM;
+	}
+	fl->listen_fd = fd;
+	event_add(fl->listen_ev, NULL);
+	return 0;
+}
+
 static void start_listen(struct flow *fl)
 {
 	fl->phase = PH_ACCEPT;
-	fl->fd = kd_rdv_tcp_socket(fl->local.ss_family, true,
-				   (struct sockaddr *)&fl->local,
-				   fl->local_len);
-	if (fl->fd < 0) {
-		flow_fail(fl, "cannot listen on the punched address", fl->fd);
-		return;
+	if (fl->listen_fd < 0) {
+		int rc = open_listener(fl);
+		if (rc < 0) {
+			flow_fail(fl, "cannot listen on the punched address",
+				  rc);
+			return;
+		}
 	}
-	if (listen(fl->fd, 1) < 0) {
-		flow_fail(fl, "listen", -errno);
-		return;
-	}
-	watch(fl, EV_READ, CONNECT_TIMEOUT_MS);
+	struct timeval tv = {CONNECT_TIMEOUT_MS / 1000, 0};
+	event_add(fl->timer, &tv);
 }
 
 static void on_report_connected(struct flow *fl)
@@ -304,6 +336,8 @@ static void on_report_connected(struct flow *fl)
 		flow_fail(fl, "connecting to hbbs", err);
 		return;
 	}
+	if (fl->kind == KD_FLOW_LAN)
+		open_listener(fl); /* failure: retried after the report */
 	if (fl->kind != KD_FLOW_PUNCH) {
 		write_report(fl);
 		return;
@@ -345,7 +379,7 @@ static void on_accept(struct flow *fl)
 {
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
-	int fd = accept4(fl->fd, (struct sockaddr *)&peer, &len,
+	int fd = accept4(fl->listen_fd, (struct sockaddr *)&peer, &len,
 			 SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0) {
 		if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
@@ -432,9 +466,6 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
 		else
 			start_relay(fl);
 		return;
-	case PH_ACCEPT:
-		on_accept(fl);
-		return;
 	case PH_RELAY_CONNECT:
 		rc = kd_rdv_sock_error(fl->fd);
 		if (rc < 0 || (rc = build_relay_join(fl)) < 0) {
@@ -468,6 +499,11 @@ static void on_event(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void on_listen_ev(evutil_socket_t fd, short what, void *arg)
+{
+	on_accept(arg);
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct flow *fl = arg;
@@ -475,6 +511,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		if (fl->punch_fd >= 0)
 			close(fl->punch_fd);
 		fl->punch_fd = -1;
+		open_listener(fl); /* failure: retried after the report */
 		write_report(fl);
 		return;
 	}
@@ -557,7 +594,7 @@ int kd_flows_start(struct kd_flows *f, const struct kd_flow_params *p)
 	if (!fl)
 		return -ENOMEM;
 	fl->owner = f;
-	fl->fd = fl->punch_fd = -1;
+	fl->fd = fl->punch_fd = fl->listen_fd = -1;
 	fl->kind = p->kind;
 	fl->nat_type = p->nat_type;
 	/* Every connection brokered by hbbs runs the SignedId handshake,

@@ -819,7 +819,8 @@ static void usage(FILE *f)
 		"usage: fake_hbbs --port P [--relay-port R] [--bind IP]\n"
 		"  [--key-file F] [--db F] [--relay-server HOST:PORT]\n"
 		"  [--always-relay] [--answer-pk RESULT_NUMBER]\n"
-		"  [--relay-key KEY] [--config-update SERIAL:SERVER]\n"
+		"  [--relay-key KEY | --relay-key-is-pubkey]\n"
+		"  [--config-update SERIAL:SERVER]\n"
 		"UDP+TCP on P (registration, brokering), TCP on P-1 (NAT "
 		"test), TCP on R (relay).\n"
 		"Prints PUBKEY <base64> and READY, then one line per event.\n");
@@ -887,6 +888,7 @@ int main(int argc, char **argv)
 		{"always-relay", no_argument, NULL, 'a'},
 		{"answer-pk", required_argument, NULL, 'x'},
 		{"relay-key", required_argument, NULL, 'K'},
+		{"relay-key-is-pubkey", no_argument, NULL, 'P'},
 		{"config-update", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -905,6 +907,7 @@ int main(int argc, char **argv)
 		case 'a': g.always_relay = true; break;
 		case 'x': g.force_pk_result = atoi(optarg); break;
 		case 'K': g.relay_key = optarg; break;
+		case 'P': g.relay_key = g.pk_b64; break;
 		case 'c':
 			if (sscanf(optarg, "%d:%255s", &g.config_serial,
 				   g.config_servers) != 2) {
