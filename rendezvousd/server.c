@@ -13,6 +13,7 @@
 #include "flows.h"
 #include "log.h"
 #include "natprobe.h"
+#include "hbbs_msg.h"
 #include "netaddr.h"
 #include "rdv_sock.h"
 #include "rdv_wire.h"
@@ -183,11 +184,10 @@ static void lose_registration(struct kd_rdv_server *s, enum reg_state st,
 
 /* ---- answers from hbbs ------------------------------------------------- */
 
-static void on_pk_response(struct kd_rdv_server *s,
-			   const Hbb__RegisterPkResponse *r)
+static void on_pk_response(struct kd_rdv_server *s, int result)
 {
 	mark_response(s);
-	if (r->result == HBB__REGISTER_PK_RESPONSE__RESULT__OK) {
+	if (result == HBB__REGISTER_PK_RESPONSE__RESULT__OK) {
 		s->rt.key_confirmed = true;
 		s->rt.pk_not_before_ms = 0;
 		/* hbbs stores our address on RegisterPk only when something
@@ -198,21 +198,20 @@ static void on_pk_response(struct kd_rdv_server *s,
 	}
 	s->rt.key_confirmed = false;
 	uint32_t delay = kd_backoff_next(&s->rt.refused_backoff);
-	if (r->result == HBB__REGISTER_PK_RESPONSE__RESULT__NOT_DEPLOYED &&
+	if (result == HBB__REGISTER_PK_RESPONSE__RESULT__NOT_DEPLOYED &&
 	    delay < 30000)
 		delay = 30000;
 	s->rt.pk_not_before_ms = kd_rdv_now_ms() + delay;
-	bool repeated = s->rt.state == ST_REFUSED &&
-			s->rt.refusal == (int)r->result;
-	s->rt.refusal = (int)r->result;
+	bool repeated = s->rt.state == ST_REFUSED && s->rt.refusal == result;
+	s->rt.refusal = result;
 	if (repeated) {
 		kd_debug("hbbs %s refused our key again (%s)", s->name,
-			 kd_rdv_pk_result_name(r->result));
+			 kd_rdv_pk_result_name(result));
 		return;
 	}
 	char why[96];
 	snprintf(why, sizeof(why), "key refused (%s)",
-		 kd_rdv_pk_result_name(r->result));
+		 kd_rdv_pk_result_name(result));
 	lose_registration(s, ST_REFUSED, why);
 	kd_log_event(LOG_ERR,
 		     &(struct kd_log_fields){
@@ -220,15 +219,14 @@ static void on_pk_response(struct kd_rdv_server *s,
 		     "rendezvous server %s refused to register id %s: %s "
 		     "(%s); retrying in %u s",
 		     s->name, s->ctx->ident.id,
-		     kd_rdv_pk_result_explain(r->result),
-		     kd_rdv_pk_result_name(r->result), delay / 1000);
+		     kd_rdv_pk_result_explain(result),
+		     kd_rdv_pk_result_name(result), delay / 1000);
 }
 
-static void on_peer_response(struct kd_rdv_server *s,
-			     const Hbb__RegisterPeerResponse *r)
+static void on_peer_response(struct kd_rdv_server *s, bool request_pk)
 {
 	mark_response(s);
-	if (!r->request_pk) {
+	if (!request_pk) {
 		set_registered(s);
 		return;
 	}
@@ -253,124 +251,80 @@ static bool dup_check(struct dup_filter *f, const struct sockaddr_storage *a)
 }
 
 static void start_flow(struct kd_rdv_server *s, enum kd_flow_kind kind,
-		       const ProtobufCBinaryData *client,
-		       const char *relay_server, const char *uuid, bool secure)
+		       const struct kd_hbbs_msg *n)
 {
 	struct kd_flow_params p = {
 		.kind = kind,
 		.hbbs = s->rt.addr,
 		.hbbs_len = s->rt.addr_len,
-		.client_mangled = client->data,
-		.client_mangled_len = client->len,
+		.client_mangled = n->client_mangled,
+		.client_mangled_len = n->client_mangled_len,
 		.hbbs_host = s->host,
 		.hbbs_port = s->port,
-		.relay_server = relay_server,
-		.relay_uuid = uuid,
-		.secure = secure,
+		.relay_server = n->relay_server,
+		.relay_uuid = n->uuid,
+		.secure = n->secure,
 		.nat_type = s->rt.nat_type,
 	};
 	kd_flows_start(s->rt.flows, &p);
 	kd_rdv_ctx_changed(s->ctx);
 }
 
-/* Decodes a client address for the duplicate filter; false if malformed. */
-static bool client_addr(const ProtobufCBinaryData *b,
-			struct sockaddr_storage *out)
+static void on_punch_hole(struct kd_rdv_server *s, const struct kd_hbbs_msg *n)
 {
-	socklen_t len;
-	return kd_addr_mangle_decode(b->data, b->len, out, &len) == 0 &&
-	       kd_addr_mangle_port(out) != 0;
-}
-
-static void on_punch_hole(struct kd_rdv_server *s, const Hbb__PunchHole *ph)
-{
-	struct sockaddr_storage a;
-	if (!client_addr(&ph->socket_addr, &a)) {
-		kd_warn("hbbs %s sent PunchHole without a usable client "
-			"address; ignored", s->name);
-		return;
-	}
-	if (dup_check(&s->rt.dup_punch, &a))
+	if (dup_check(&s->rt.dup_punch, &n->client))
 		return;
 	/* spec §5.2 step 5 */
-	bool relay = ph->nat_type == HBB__NAT_TYPE__SYMMETRIC ||
+	bool relay = n->nat_type == HBB__NAT_TYPE__SYMMETRIC ||
 		     s->rt.nat_type == HBB__NAT_TYPE__SYMMETRIC ||
-		     ph->force_relay;
+		     n->force_relay;
 	/* udp_port > 0 asks for the Pro-only UDP/KCP punch, which we do not
 	 * speak: the TCP punch is the closest thing (§5.10). */
-	start_flow(s, relay ? KD_FLOW_RELAY : KD_FLOW_PUNCH, &ph->socket_addr,
-		   ph->relay_server, NULL, true);
-}
-
-static void on_fetch_local_addr(struct kd_rdv_server *s,
-				const Hbb__FetchLocalAddr *fl)
-{
-	struct sockaddr_storage a;
-	if (!client_addr(&fl->socket_addr, &a)) {
-		kd_warn("hbbs %s sent FetchLocalAddr without a usable client "
-			"address; ignored", s->name);
-		return;
-	}
-	if (dup_check(&s->rt.dup_punch, &a))
-		return;
-	start_flow(s, KD_FLOW_LAN, &fl->socket_addr, fl->relay_server, NULL,
-		   true);
-}
-
-static void on_request_relay(struct kd_rdv_server *s,
-			     const Hbb__RequestRelay *rr)
-{
-	struct sockaddr_storage a;
-	if (!client_addr(&rr->socket_addr, &a) || !rr->uuid[0] ||
-	    strlen(rr->uuid) > 63) {
-		kd_warn("hbbs %s sent RequestRelay without a client address "
-			"or uuid; ignored", s->name);
-		return;
-	}
-	if (dup_check(&s->rt.dup_relay, &a))
-		return;
-	start_flow(s, KD_FLOW_RELAY_ANSWER, &rr->socket_addr, rr->relay_server,
-		   rr->uuid, rr->secure);
+	start_flow(s, relay ? KD_FLOW_RELAY : KD_FLOW_PUNCH, n);
 }
 
 static void on_config_update(struct kd_rdv_server *s,
-			     const Hbb__ConfigUpdate *cu)
+			     const struct kd_hbbs_msg *n)
 {
-	if (cu->serial <= (int32_t)s->ctx->serial)
+	if (n->serial <= (int32_t)s->ctx->serial)
 		return;
 	kd_notice("rendezvous server %s sent a configuration update "
-		  "(serial %d, %zu servers)", s->name, cu->serial,
-		  cu->n_rendezvous_servers);
+		  "(serial %d, %zu servers)", s->name, n->serial,
+		  n->n_servers);
+	char *list[KD_HBBS_MSG_SERVERS_MAX];
+	for (size_t i = 0; i < n->n_servers; i++)
+		list[i] = (char *)n->servers[i];
 	if (s->config_update)
-		s->config_update(s->config_update_arg, cu->serial,
-				 cu->rendezvous_servers,
-				 cu->n_rendezvous_servers);
+		s->config_update(s->config_update_arg, n->serial, list,
+				 n->n_servers);
 }
 
-static void dispatch(struct kd_rdv_server *s, Hbb__RendezvousMessage *m)
+static void dispatch(struct kd_rdv_server *s, const struct kd_hbbs_msg *n)
 {
-	switch (m->union_case) {
-	case HBB__RENDEZVOUS_MESSAGE__UNION_REGISTER_PEER_RESPONSE:
-		on_peer_response(s, m->register_peer_response);
+	switch (n->kind) {
+	case KD_HBBS_MSG_REGISTER_PEER_RESPONSE:
+		on_peer_response(s, n->request_pk);
 		break;
-	case HBB__RENDEZVOUS_MESSAGE__UNION_REGISTER_PK_RESPONSE:
-		on_pk_response(s, m->register_pk_response);
+	case KD_HBBS_MSG_REGISTER_PK_RESPONSE:
+		on_pk_response(s, n->pk_result);
 		break;
-	case HBB__RENDEZVOUS_MESSAGE__UNION_PUNCH_HOLE:
-		on_punch_hole(s, m->punch_hole);
+	case KD_HBBS_MSG_PUNCH_HOLE:
+		on_punch_hole(s, n);
 		break;
-	case HBB__RENDEZVOUS_MESSAGE__UNION_FETCH_LOCAL_ADDR:
-		on_fetch_local_addr(s, m->fetch_local_addr);
+	case KD_HBBS_MSG_FETCH_LOCAL_ADDR:
+		if (!dup_check(&s->rt.dup_punch, &n->client))
+			start_flow(s, KD_FLOW_LAN, n);
 		break;
-	case HBB__RENDEZVOUS_MESSAGE__UNION_REQUEST_RELAY:
-		on_request_relay(s, m->request_relay);
+	case KD_HBBS_MSG_REQUEST_RELAY:
+		if (!dup_check(&s->rt.dup_relay, &n->client))
+			start_flow(s, KD_FLOW_RELAY_ANSWER, n);
 		break;
-	case HBB__RENDEZVOUS_MESSAGE__UNION_CONFIGURE_UPDATE:
-		on_config_update(s, m->configure_update);
+	case KD_HBBS_MSG_CONFIG_UPDATE:
+		on_config_update(s, n);
 		break;
-	default:
+	case KD_HBBS_MSG_OTHER:
 		kd_debug("hbbs %s: ignoring message %d", s->name,
-			 (int)m->union_case);
+			 n->type_number);
 		break;
 	}
 }
@@ -379,14 +333,17 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 {
 	struct kd_rdv_server *s = arg;
 	uint8_t buf[KD_RDV_MSG_MAX + 1];
+	struct kd_hbbs_msg *n = malloc(sizeof(*n));
 
+	if (!n)
+		return;
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage from;
 		socklen_t from_len = sizeof(from);
-		ssize_t n = recvfrom(s->rt.fd, buf, sizeof(buf), MSG_TRUNC,
-				     (struct sockaddr *)&from, &from_len);
-		if (n < 0)
-			return;
+		ssize_t len = recvfrom(s->rt.fd, buf, sizeof(buf), MSG_TRUNC,
+				       (struct sockaddr *)&from, &from_len);
+		if (len < 0)
+			break;
 		/* Only hbbs may steer us (the real peer does not check). */
 		if (!kd_rdv_sa_equal((struct sockaddr *)&from,
 				     (struct sockaddr *)&s->rt.addr)) {
@@ -396,23 +353,20 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 				 a);
 			continue;
 		}
-		Hbb__RendezvousMessage *m =
-			(size_t)n > KD_RDV_MSG_MAX
-				? NULL
-				: kd_rdv_wire_parse(buf, (size_t)n);
-		if (!m) {
+		const char *why = "longer than any hbbs message";
+		if ((size_t)len > KD_RDV_MSG_MAX ||
+		    kd_hbbs_msg_parse(buf, (size_t)len, n, &why) < 0) {
 			kd_log_event(LOG_WARNING,
 				     &(struct kd_log_fields){
 					     .message_id =
 						     KD_MSGID_PROTOCOL_ERROR},
-				     "hbbs %s sent a datagram that is not a "
-				     "RendezvousMessage (%zd bytes); ignored",
-				     s->name, n);
+				     "hbbs %s sent a bad datagram (%zd bytes: "
+				     "%s); ignored", s->name, len, why);
 			continue;
 		}
-		dispatch(s, m);
-		hbb__rendezvous_message__free_unpacked(m, NULL);
+		dispatch(s, n);
 	}
+	free(n);
 }
 
 /* ---- the registration timer ------------------------------------------- */
