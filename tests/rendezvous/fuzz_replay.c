@@ -1,5 +1,7 @@
 /* Seed replay for a fuzz target (see fuzz_seeds.h). */
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,8 +34,29 @@ static void emit(const uint8_t *data, size_t len)
 	free(m);
 }
 
-int main(void)
+static const char *seed_dir;
+
+/* --write-seeds DIR: the seeds as files, a starting corpus for libFuzzer. */
+static void write_seed(const uint8_t *data, size_t len)
 {
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/seed-%u", seed_dir, seeds++);
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		exit(EXIT_FAILURE);
+	fwrite(data, 1, len, f);
+	fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0) {
+		seed_dir = argv[2];
+		if (mkdir(seed_dir, 0755) < 0 && errno != EEXIST)
+			return EXIT_FAILURE;
+		fuzz_seeds(write_seed);
+		return EXIT_SUCCESS;
+	}
 	fuzz_seeds(emit);
 	run((const uint8_t *)"", 0);
 	printf("%u seeds, %u inputs replayed\n", seeds, runs);
