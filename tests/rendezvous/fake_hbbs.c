@@ -74,6 +74,7 @@ static struct {
 	int relay_port;
 	char relay_server[128];
 	bool always_relay;
+	bool dup_notices;
 	int force_pk_result;
 	const char *relay_key;
 	const char *db_path;
@@ -231,6 +232,16 @@ static void tcp_send(struct bufferevent *bev, Hbb__RendezvousMessage *m)
 		return;
 	hbb__rendezvous_message__pack(m, buf + hl);
 	bufferevent_write(bev, buf, hl + n);
+}
+
+/* PunchHole / FetchLocalAddr / RequestRelay to the device; twice with
+ * --duplicate-notices, to exercise the device's 100 ms duplicate filter. */
+static void notice_send(const struct sockaddr_storage *to,
+			Hbb__RendezvousMessage *m)
+{
+	udp_send(to, m);
+	if (g.dup_notices)
+		udp_send(to, m);
 }
 
 /* ---- UDP registration (§4.3) ------------------------------------------ */
@@ -434,7 +445,7 @@ static bool on_punch_hole_request(struct bufferevent *bev,
 		fl.relay_server = g.relay_server;
 		m.union_case = HBB__RENDEZVOUS_MESSAGE__UNION_FETCH_LOCAL_ADDR;
 		m.fetch_local_addr = &fl;
-		udp_send(&p->addr, &m);
+		notice_send(&p->addr, &m);
 		emit("PUNCH_HOLE_REQUEST id=%s result=FETCH_LOCAL_ADDR", rq->id);
 		return true;
 	}
@@ -445,7 +456,7 @@ static bool on_punch_hole_request(struct bufferevent *bev,
 	ph.nat_type = g.always_relay ? HBB__NAT_TYPE__SYMMETRIC : rq->nat_type;
 	m.union_case = HBB__RENDEZVOUS_MESSAGE__UNION_PUNCH_HOLE;
 	m.punch_hole = &ph;
-	udp_send(&p->addr, &m);
+	notice_send(&p->addr, &m);
 	emit("PUNCH_HOLE_REQUEST id=%s result=PUNCH_HOLE nat_type=%d", rq->id,
 	     ph.nat_type);
 	return true;
@@ -469,7 +480,7 @@ static bool on_request_relay(struct bufferevent *bev,
 	Hbb__RendezvousMessage m = HBB__RENDEZVOUS_MESSAGE__INIT;
 	m.union_case = HBB__RENDEZVOUS_MESSAGE__UNION_REQUEST_RELAY;
 	m.request_relay = rq;
-	udp_send(&p->addr, &m);
+	notice_send(&p->addr, &m);
 	rq->socket_addr = orig;
 	emit("REQUEST_RELAY id=%s uuid=%s forwarded", rq->id, rq->uuid);
 	return true;
@@ -818,7 +829,8 @@ static void usage(FILE *f)
 		"tests only.\n\n"
 		"usage: fake_hbbs --port P [--relay-port R] [--bind IP]\n"
 		"  [--key-file F] [--db F] [--relay-server HOST:PORT]\n"
-		"  [--always-relay] [--answer-pk RESULT_NUMBER]\n"
+		"  [--always-relay] [--duplicate-notices]\n"
+		"  [--answer-pk RESULT_NUMBER]\n"
 		"  [--relay-key KEY | --relay-key-is-pubkey]\n"
 		"  [--config-update SERIAL:SERVER]\n"
 		"UDP+TCP on P (registration, brokering), TCP on P-1 (NAT "
@@ -886,6 +898,7 @@ int main(int argc, char **argv)
 		{"db", required_argument, NULL, 'd'},
 		{"relay-server", required_argument, NULL, 's'},
 		{"always-relay", no_argument, NULL, 'a'},
+		{"duplicate-notices", no_argument, NULL, 'D'},
 		{"answer-pk", required_argument, NULL, 'x'},
 		{"relay-key", required_argument, NULL, 'K'},
 		{"relay-key-is-pubkey", no_argument, NULL, 'P'},
@@ -905,6 +918,7 @@ int main(int argc, char **argv)
 		case 'd': g.db_path = optarg; break;
 		case 's': snprintf(g.relay_server, sizeof(g.relay_server), "%s", optarg); break;
 		case 'a': g.always_relay = true; break;
+		case 'D': g.dup_notices = true; break;
 		case 'x': g.force_pk_result = atoi(optarg); break;
 		case 'K': g.relay_key = optarg; break;
 		case 'P': g.relay_key = g.pk_b64; break;

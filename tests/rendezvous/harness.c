@@ -21,6 +21,7 @@
 #include "frame_codec.h"
 #include "identity.h"
 #include "ipc.h"
+#include "netaddr.h"
 #include "unix_socket.h"
 
 static const char *build_dir(void)
@@ -80,13 +81,31 @@ void h_env_init(struct h_env *e, const char *name, const char *rdv_extra)
 	e->relay_port = e->port + 1;
 	snprintf(e->hbbs.log, sizeof(e->hbbs.log), "%s/hbbs.log", e->dir);
 	snprintf(e->rdv.log, sizeof(e->rdv.log), "%s/rendezvousd.log", e->dir);
+	snprintf(e->host, sizeof(e->host), "127.0.0.1");
+	snprintf(e->servers, sizeof(e->servers), "127.0.0.1:%d", e->port);
+	snprintf(e->extra, sizeof(e->extra), "%s", rdv_extra ? rdv_extra : "");
+	h_write_conf(e);
+}
+
+void h_env_use_v6(struct h_env *e)
+{
+	snprintf(e->host, sizeof(e->host), "::1");
+	snprintf(e->servers, sizeof(e->servers), "[::1]:%d", e->port);
+	h_write_conf(e);
+}
+
+void h_write_conf(struct h_env *e)
+{
 	FILE *f = fopen(e->conf, "w");
 	ck_assert_ptr_nonnull(f);
 	fprintf(f,
 		"[general]\nstate_dir = %s\nruntime_dir = %s\n"
 		"log_level = debug\n\n[rendezvous]\n"
-		"servers = 127.0.0.1:%d\nregister_interval = 1\n%s\n",
-		e->state, e->run, e->port, rdv_extra ? rdv_extra : "");
+		"servers = %s\nregister_interval = 1\n%s\n",
+		e->state, e->run, e->servers, e->extra);
+	/* The administrator copies hbbs' public key into the config. */
+	if (e->hbbs_pk[0])
+		fprintf(f, "key = %s\n", e->hbbs_pk);
 	fclose(f);
 }
 
@@ -114,8 +133,8 @@ void h_start_hbbs(struct h_env *e, const char *const *extra)
 	snprintf(key, sizeof(key), "%s/hbbs.key", e->dir);
 	snprintf(db, sizeof(db), "%s/hbbs.db", e->dir);
 	char *argv[32] = {exe, "--port", port, "--relay-port", rport,
-			  "--key-file", key, "--db", db};
-	int n = 9;
+			  "--key-file", key, "--db", db, "--bind", e->host};
+	int n = 11;
 	for (int i = 0; extra && extra[i] && n < 30; i++)
 		argv[n++] = (char *)extra[i];
 	argv[n] = NULL;
@@ -126,13 +145,7 @@ void h_start_hbbs(struct h_env *e, const char *const *extra)
 	char line[256];
 	ck_assert(h_last_line(e->hbbs.log, "PUBKEY ", line, sizeof(line)));
 	snprintf(e->hbbs_pk, sizeof(e->hbbs_pk), "%.60s", line + 7);
-	/* The config ends with [rendezvous]: add the server key once, as an
-	 * administrator would after reading hbbs' id_ed25519.pub. */
-	if (h_count_lines(e->conf, "key = ") == 0) {
-		FILE *f = fopen(e->conf, "a");
-		fprintf(f, "key = %s\n", e->hbbs_pk);
-		fclose(f);
-	}
+	h_write_conf(e);
 }
 
 void h_start_rdv(struct h_env *e)
@@ -266,16 +279,19 @@ Hbb__RendezvousMessage *h_hbbs_ask(const struct h_env *e, const char *bind_ip,
 				   Hbb__RendezvousMessage *msg, int timeout_ms,
 				   int *conn_out)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)e->port)};
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage a;
+	socklen_t alen;
+	char text[128];
+	snprintf(text, sizeof(text), strchr(e->host, ':') ? "[%s]:%d" : "%s:%d",
+		 e->host, e->port);
+	ck_assert_int_eq(kd_sockaddr_parse(text, &a, &alen), 0);
+	int fd = socket(a.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (bind_ip) {
 		struct sockaddr_in b = {.sin_family = AF_INET};
 		inet_pton(AF_INET, bind_ip, &b.sin_addr);
 		ck_assert_int_eq(bind(fd, (struct sockaddr *)&b, sizeof(b)), 0);
 	}
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, alen), 0);
 	ck_assert_int_eq(h_send_frame(fd, msg), 0);
 	uint8_t hdr[4], body[4096];
 	size_t hl, pl;

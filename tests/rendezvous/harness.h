@@ -24,6 +24,9 @@ struct h_env {
 	int port;        /* fake hbbs UDP+TCP; NAT test on port-1 */
 	int relay_port;  /* fake hbbr */
 	char hbbs_pk[64]; /* base64, as printed by fake_hbbs */
+	char host[64];    /* where fake_hbbs listens: 127.0.0.1 or ::1 */
+	char servers[512]; /* [rendezvous] servers */
+	char extra[512];   /* more [rendezvous] lines */
 	struct h_proc hbbs;
 	struct h_proc rdv;
 };
@@ -32,6 +35,10 @@ struct h_env {
  * kvmdeskctl init), writes the config (extra lines appended to
  * [rendezvous]). */
 void h_env_init(struct h_env *e, const char *name, const char *rdv_extra);
+/* Rewrites the config (servers, extra lines, and key once known). */
+void h_write_conf(struct h_env *e);
+/* Serves fake_hbbs on ::1 instead of 127.0.0.1 (call before starting). */
+void h_env_use_v6(struct h_env *e);
 /* Stops every process, removes nothing (logs stay for debugging). */
 void h_env_fini(struct h_env *e);
 

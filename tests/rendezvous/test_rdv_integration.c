@@ -15,9 +15,10 @@
 
 #include "addr_mangle.h"
 #include "harness.h"
+#include "netaddr.h"
 #include "signed_id.h"
 
-static struct h_env env;
+static struct h_env env, env2;
 static char dev_id[64], dev_uuid[200];
 static uint8_t dev_pk[32];
 
@@ -64,6 +65,7 @@ static void start_all(const char *name, const char *const *hbbs_extra,
 static void teardown(void)
 {
 	h_env_fini(&env);
+	h_env_fini(&env2);
 }
 
 /* The signed IdPk hbbs hands a client must carry our identity key. */
@@ -284,7 +286,8 @@ static int expect_handoff(int sess_conn, const char *how, bool secure)
 	ck_assert_msg(fd >= 0, "no socket handed to sessiond");
 	ck_assert_str_eq(h, how);
 	ck_assert_int_eq(sec, secure);
-	ck_assert_ptr_nonnull(strstr(peer, "127.0.0."));
+	ck_assert_msg(strstr(peer, "127.0.0.") || strstr(peer, "[::1]"),
+		      "hand-off peer address %s", peer);
 	return fd;
 }
 
@@ -305,8 +308,10 @@ static void path_setup(const char *name, const char *const *hbbs_extra,
 
 START_TEST(punch_path)
 {
+	/* Every notice arrives twice: the device acts on one. */
+	const char *extra[] = {"--duplicate-notices", NULL};
 	int sl, sc, hb;
-	path_setup("punch", NULL, &sl, &sc);
+	path_setup("punch", extra, &sl, &sc);
 	/* Another public IP (127.0.0.2): hbbs sends PunchHole. */
 	Hbb__RendezvousMessage *r = punch_request("127.0.0.2", &hb);
 	ck_assert_ptr_nonnull(r);
@@ -327,6 +332,8 @@ START_TEST(punch_path)
 	ck_assert(h_pipe_check(c, s, "SignedId-then-Hash"));
 	ck_assert(h_wait_lines(env.rdv.log, "punch connection for client", 1,
 			       2000) > 0);
+	usleep(300000);
+	ck_assert_int_eq(h_count_lines(env.hbbs.log, "PUNCH_HOLE_SENT"), 1);
 	hbb__rendezvous_message__free_unpacked(r, NULL);
 	close(c);
 	close(s);
@@ -361,10 +368,14 @@ END_TEST
 
 static int relay_join(const char *uuid)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)env.relay_port)};
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	int fd = h_tcp_connect((struct sockaddr *)&a, sizeof(a), 2000);
+	struct sockaddr_storage a;
+	socklen_t alen;
+	char text[128];
+	snprintf(text, sizeof(text),
+		 strchr(env.host, ':') ? "[%s]:%d" : "%s:%d", env.host,
+		 env.relay_port);
+	ck_assert_int_eq(kd_sockaddr_parse(text, &a, &alen), 0);
+	int fd = h_tcp_connect((struct sockaddr *)&a, alen, 2000);
 	ck_assert_int_ge(fd, 0);
 	Hbb__RendezvousMessage m = HBB__RENDEZVOUS_MESSAGE__INIT;
 	Hbb__RequestRelay rq = HBB__REQUEST_RELAY__INIT;
@@ -441,8 +452,9 @@ END_TEST
 
 START_TEST(relay_on_request)
 {
+	const char *extra[] = {"--duplicate-notices", NULL};
 	int sl, sc, hb;
-	path_setup("relay_request", NULL, &sl, &sc);
+	path_setup("relay_request", extra, &sl, &sc);
 	char relay[64];
 	snprintf(relay, sizeof(relay), "127.0.0.1:%d", env.relay_port);
 	Hbb__RendezvousMessage m = HBB__RENDEZVOUS_MESSAGE__INIT;
@@ -464,6 +476,7 @@ START_TEST(relay_on_request)
 	int s = expect_handoff(sc, "relay", true);
 	int c = relay_join(uuid);
 	ck_assert(h_pipe_check(c, s, "client-initiated-relay"));
+	ck_assert_int_eq(h_count_lines(env.hbbs.log, "RELAY_RESPONSE id="), 1);
 	hbb__rendezvous_message__free_unpacked(r, NULL);
 	close(c);
 	close(s);
@@ -501,6 +514,98 @@ START_TEST(sessiond_restart)
 }
 END_TEST
 
+START_TEST(ipv6_lan_falls_back_to_relay)
+{
+	int sl, sc, hb;
+	h_env_init(&env, "ipv6", NULL);
+	h_env_use_v6(&env);
+	load_identity();
+	sl = h_sessiond_listen(&env);
+	h_start_hbbs(&env, NULL);
+	h_start_rdv(&env);
+	sc = h_sessiond_accept(sl, 5000);
+	ck_assert_int_ge(sc, 0);
+	wait_registered(1);
+	char line[512];
+	ck_assert(h_last_line(env.hbbs.log, "REGISTER_PEER", line,
+			      sizeof(line)));
+	ck_assert_ptr_nonnull(strstr(line, "from=[::1]:"));
+	/* Same address as the device: hbbs asks for the LAN address, which
+	 * needs IPv4 (spec §5.4 step 2), so the device relays instead. */
+	Hbb__RendezvousMessage *r = punch_request(NULL, &hb);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->union_case,
+			 HBB__RENDEZVOUS_MESSAGE__UNION_RELAY_RESPONSE);
+	check_signed_pk(&r->relay_response->pk);
+	int s = expect_handoff(sc, "relay", true);
+	int c = relay_join(r->relay_response->uuid);
+	ck_assert(h_pipe_check(c, s, "over-ipv6"));
+	hbb__rendezvous_message__free_unpacked(r, NULL);
+	close(c);
+	close(s);
+	close(hb);
+	close(sc);
+	close(sl);
+}
+END_TEST
+
+START_TEST(two_servers_one_down)
+{
+	h_env_init(&env2, "second_server", NULL);
+	h_env_init(&env, "two_servers", NULL);
+	load_identity();
+	snprintf(env.servers, sizeof(env.servers),
+		 "127.0.0.1:%d, 127.0.0.1:%d", env.port, env2.port);
+	h_write_conf(&env);
+	h_start_hbbs(&env, NULL);
+	h_start_rdv(&env);
+	wait_registered(1);
+	char v[400], state[1024];
+	ck_assert(h_ctl_status(&env, "server.1.registered", v, sizeof(v),
+			       state, sizeof(state)));
+	ck_assert_str_eq(v, "no");
+	ck_assert_ptr_nonnull(strstr(state, "1 of 2"));
+	/* The second server comes up later: registration follows without a
+	 * restart (it was being retried with back-off). */
+	h_start_hbbs(&env2, NULL);
+	ck_assert_msg(h_wait_lines(env2.hbbs.log, "request_pk=0", 1, 40000) >
+			      0,
+		      "no registration with the second server");
+	ck_assert(h_wait_lines(env.rdv.log, "registered with rendezvous server",
+			       2, 5000) > 0);
+	ck_assert(h_ctl_status(&env, "server.1.registered", v, sizeof(v),
+			       state, sizeof(state)));
+	ck_assert_str_eq(v, "yes");
+	ck_assert_ptr_nonnull(strstr(state, "2 of 2"));
+}
+END_TEST
+
+START_TEST(config_update_moves_server)
+{
+	h_env_init(&env2, "moved_to", NULL);
+	h_start_hbbs(&env2, NULL);
+	h_env_init(&env, "config_update", NULL);
+	load_identity();
+	char cu[64];
+	snprintf(cu, sizeof(cu), "5:127.0.0.1:%d", env2.port);
+	const char *extra[] = {"--config-update", cu, NULL};
+	h_start_hbbs(&env, extra);
+	h_start_rdv(&env);
+	ck_assert(h_wait_lines(env.hbbs.log, "CONFIG_UPDATE serial=5", 1,
+			       10000) > 0);
+	ck_assert_msg(h_wait_lines(env2.hbbs.log, "serial=5", 1, 10000) > 0,
+		      "the device did not move to the announced server");
+	ck_assert(h_wait_lines(env2.hbbs.log, "request_pk=0", 1, 10000) > 0);
+	ck_assert(h_wait_lines(env.rdv.log, "configuration update", 1, 1000) >
+		  0);
+	char v[400];
+	ck_assert(h_ctl_status(&env, "server.0.name", v, sizeof(v), NULL, 0));
+	char want[64];
+	snprintf(want, sizeof(want), "127.0.0.1:%d", env2.port);
+	ck_assert_str_eq(v, want);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rendezvousd");
@@ -520,6 +625,9 @@ int main(void)
 		{"relay", relay_path, 40},
 		{"relay_request", relay_on_request, 30},
 		{"sessiond_restart", sessiond_restart, 40},
+		{"ipv6", ipv6_lan_falls_back_to_relay, 30},
+		{"two_servers", two_servers_one_down, 90},
+		{"config_update", config_update_moves_server, 30},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		TCase *tc = tcase_create(cases[i].name);
