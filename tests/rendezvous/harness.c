@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,14 +72,16 @@ void h_env_init(struct h_env *e, const char *name, const char *rdv_extra)
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_int_eq(mkdir(e->dir, 0700), 0);
 	snprintf(e->state, sizeof(e->state), "%s/state", e->dir);
-	snprintf(e->run, sizeof(e->run), "%s/run", e->dir);
+	/* Unix socket paths are short (108 bytes): runtime_dir in /tmp. */
+	snprintf(e->run, sizeof(e->run), "/tmp/kd-rdv-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(e->run));
 	snprintf(e->conf, sizeof(e->conf), "%s/kvmdesk.conf", e->dir);
 	ck_assert_int_eq(mkdir(e->state, 0700), 0);
-	ck_assert_int_eq(mkdir(e->run, 0700), 0);
 	bool created;
 	ck_assert_int_eq(kd_identity_init(e->state, &created), 0);
 	e->port = pick_ports();
 	e->relay_port = e->port + 1;
+	e->notify_fd = -1;
 	snprintf(e->hbbs.log, sizeof(e->hbbs.log), "%s/hbbs.log", e->dir);
 	snprintf(e->rdv.log, sizeof(e->rdv.log), "%s/rendezvousd.log", e->dir);
 	snprintf(e->host, sizeof(e->host), "127.0.0.1");
@@ -109,11 +112,15 @@ void h_write_conf(struct h_env *e)
 	fclose(f);
 }
 
-static pid_t spawn(char *const argv[], const char *log)
+static pid_t spawn(char *const argv[], const char *log, const char *notify)
 {
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
+		if (notify)
+			setenv("NOTIFY_SOCKET", notify, 1);
+		else
+			unsetenv("NOTIFY_SOCKET");
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		dup2(fd, 1);
 		dup2(fd, 2);
@@ -139,7 +146,7 @@ void h_start_hbbs(struct h_env *e, const char *const *extra)
 		argv[n++] = (char *)extra[i];
 	argv[n] = NULL;
 	int before = h_count_lines(e->hbbs.log, "READY");
-	e->hbbs.pid = spawn(argv, e->hbbs.log);
+	e->hbbs.pid = spawn(argv, e->hbbs.log, NULL);
 	ck_assert_msg(h_wait_lines(e->hbbs.log, "READY", before + 1, 5000) > 0,
 		      "fake_hbbs did not start");
 	char line[256];
@@ -154,7 +161,9 @@ void h_start_rdv(struct h_env *e)
 	snprintf(exe, sizeof(exe), "%s/rendezvousd/rendezvousd", build_dir());
 	char *argv[] = {exe, "-c", e->conf, NULL};
 	int before = h_count_lines(e->rdv.log, "rendezvousd started");
-	e->rdv.pid = spawn(argv, e->rdv.log);
+	char notify[400];
+	snprintf(notify, sizeof(notify), "%s/notify", e->run);
+	e->rdv.pid = spawn(argv, e->rdv.log, e->notify_fd >= 0 ? notify : NULL);
 	ck_assert_msg(h_wait_lines(e->rdv.log, "rendezvousd started",
 				   before + 1, 5000) > 0,
 		      "rendezvousd did not start");
@@ -178,8 +187,45 @@ void h_stop(struct h_proc *p)
 	p->pid = 0;
 }
 
+void h_notify_listen(struct h_env *e)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	ck_assert_uint_lt(strlen(e->run) + 8, sizeof(a.sun_path));
+	memcpy(a.sun_path, e->run, strlen(e->run));
+	memcpy(a.sun_path + strlen(e->run), "/notify", 8);
+	e->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			      0);
+	ck_assert_int_eq(bind(e->notify_fd, (struct sockaddr *)&a, sizeof(a)),
+			 0);
+}
+
+void h_notify_read(struct h_env *e, char *out, size_t cap)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (;;) {
+		char buf[1024];
+		ssize_t n = recv(e->notify_fd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			return;
+		buf[n] = '\0';
+		used += (size_t)snprintf(out + used, cap - used, "%s\n", buf);
+		if (used >= cap)
+			return;
+	}
+}
+
 void h_env_fini(struct h_env *e)
 {
+	if (e->run[0]) {
+		char cmd[400];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->run);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", e->run);
+	}
+	if (e->notify_fd >= 0)
+		close(e->notify_fd);
+	e->notify_fd = -1;
 	h_stop(&e->rdv);
 	h_stop(&e->hbbs);
 }

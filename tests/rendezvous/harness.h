@@ -27,6 +27,7 @@ struct h_env {
 	char host[64];    /* where fake_hbbs listens: 127.0.0.1 or ::1 */
 	char servers[512]; /* [rendezvous] servers */
 	char extra[512];   /* more [rendezvous] lines */
+	int notify_fd;     /* NOTIFY_SOCKET for rendezvousd, -1 = none */
 	struct h_proc hbbs;
 	struct h_proc rdv;
 };
@@ -39,6 +40,10 @@ void h_env_init(struct h_env *e, const char *name, const char *rdv_extra);
 void h_write_conf(struct h_env *e);
 /* Serves fake_hbbs on ::1 instead of 127.0.0.1 (call before starting). */
 void h_env_use_v6(struct h_env *e);
+/* Gives rendezvousd a NOTIFY_SOCKET (call before h_start_rdv). */
+void h_notify_listen(struct h_env *e);
+/* Concatenates the sd_notify datagrams received so far into out. */
+void h_notify_read(struct h_env *e, char *out, size_t cap);
 /* Stops every process, removes nothing (logs stay for debugging). */
 void h_env_fini(struct h_env *e);
 

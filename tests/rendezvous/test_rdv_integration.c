@@ -87,7 +87,11 @@ static void check_signed_pk(const ProtobufCBinaryData *pk)
 
 START_TEST(registers_and_refreshes)
 {
-	start_all("register", NULL, NULL);
+	h_env_init(&env, "register", NULL);
+	load_identity();
+	h_notify_listen(&env);
+	h_start_hbbs(&env, NULL);
+	h_start_rdv(&env);
 	int sess = h_sessiond_listen(&env);
 	wait_registered(1);
 
@@ -131,6 +135,11 @@ START_TEST(registers_and_refreshes)
 	ck_assert_int_eq(h_count_lines(env.rdv.log,
 				       "registered with rendezvous server"),
 			 1);
+	/* systemd hears READY and a STATUS that says we are registered. */
+	char notes[4096];
+	h_notify_read(&env, notes, sizeof(notes));
+	ck_assert_ptr_nonnull(strstr(notes, "READY=1"));
+	ck_assert_ptr_nonnull(strstr(notes, "STATUS=registered as"));
 	close(sess);
 }
 END_TEST
