@@ -28,6 +28,7 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 int main(int argc, char **argv)
 {
 	const char *config_path;
+	int next_arg;
 	struct kd_config *cfg = NULL;
 	struct kd_media_config mc;
 	struct kd_media *media = NULL;
@@ -39,7 +40,7 @@ int main(int argc, char **argv)
 	int r, exit_code = EXIT_FAILURE;
 
 	kd_log_init("mediad", LOG_INFO);
-	r = kd_cmdline_parse(argc, argv, "", &config_path, NULL);
+	r = kd_cmdline_parse(argc, argv, "", &config_path, &next_arg);
 	if (r)
 		return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 	r = kd_config_load(config_path, &cfg);

@@ -1,0 +1,57 @@
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomic_file.h"
+
+START_TEST(write_read_replace)
+{
+	char dir[] = "/tmp/kd-af-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[64];
+	snprintf(path, sizeof(path), "%s/a/b/file", dir);
+	char sub[64];
+	snprintf(sub, sizeof(sub), "%s/a/b", dir);
+	ck_assert_int_eq(kd_mkdir_p(sub, 0700), 0);
+	ck_assert_int_eq(kd_mkdir_p(sub, 0700), 0);
+	ck_assert_int_eq(kd_atomic_write(path, "one\n", 4, 0600), 0);
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	char *text;
+	size_t len;
+	ck_assert_int_eq(kd_read_small_file(path, 64, &text, &len), 0);
+	ck_assert_str_eq(text, "one");
+	ck_assert_uint_eq(len, 3);
+	free(text);
+	ck_assert_int_eq(kd_atomic_write(path, "second", 6, 0644), 0);
+	ck_assert_int_eq(kd_read_small_file(path, 64, &text, &len), 0);
+	ck_assert_str_eq(text, "second");
+	free(text);
+	ck_assert_int_eq(kd_read_small_file(path, 3, &text, &len), -EFBIG);
+	ck_assert_int_eq(kd_read_small_file("/nonexistent/x", 3, &text, &len), -ENOENT);
+	/* No temporary file is left behind. */
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "test $(ls %s | wc -l) -eq 1", sub);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("atomic_file");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, write_read_replace);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
