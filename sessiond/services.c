@@ -2,8 +2,10 @@
  * helper adds one line here. */
 #include <stddef.h>
 
+#include "video_service.h"
 #include "worker_service.h"
 
 const struct kd_worker_service *const kd_worker_services[] = {
+	&kd_video_service,
 	NULL,
 };
