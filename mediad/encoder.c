@@ -118,7 +118,7 @@ uint32_t kd_encoder_bitrate_kbps(Kdipc__Codec codec, bool hardware,
 	if (hardware && codec == KDIPC__CODEC__CODEC_H264)
 		base *= base <= 2000 ? 2.0 : 1 + 1 / (1 + (base - 2000) * 0.001);
 	else if (hardware && codec == KDIPC__CODEC__CODEC_H265)
-		base *= base <= 2000 ? 1.5 : 0.5 + 1 / (1 + (base - 2000) * 0.001);
+		base *= base <= 2000 ? 1.5 : 1 + 0.5 / (1 + (base - 2000) * 0.001);
 	if (base < 50)
 		base = 50;
 	return (uint32_t)lround(base);
