@@ -565,6 +565,70 @@ START_TEST(worker_runs_sandboxed)
 }
 END_TEST
 
+static int children_of(pid_t pid, int *out, int max)
+{
+	char path[96];
+	int n = 0, c;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+		 (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (n < max && fscanf(f, "%d", &c) == 1)
+		out[n++] = c;
+	fclose(f);
+	return n;
+}
+
+START_TEST(a_dead_worker_takes_only_its_session)
+{
+	struct rd_client *a = direct_client("127.0.0.10"), *b;
+	Hbb__Message *m, probe = HBB__MESSAGE__INIT;
+	Hbb__TestDelay td = HBB__TEST_DELAY__INIT;
+	int before[64], after[64], nb, na, victim = -1;
+
+	check_peer_info(login(a, PASSWORD, &m));
+	hbb__message__free_unpacked(m, NULL);
+	usleep(200 * 1000);
+	nb = children_of(H.procs[0].pid, before, 64);
+	b = direct_client("127.0.0.11");
+	check_peer_info(login(b, PASSWORD, &m));
+	hbb__message__free_unpacked(m, NULL);
+	na = children_of(H.procs[0].pid, after, 64);
+	for (int i = 0; i < na; i++) {
+		bool old = false;
+		for (int j = 0; j < nb; j++)
+			old |= after[i] == before[j];
+		if (!old)
+			victim = after[i];
+	}
+	ck_assert_int_gt(victim, 0);
+	/* as if an exploit crashed it */
+	ck_assert_int_eq(kill(victim, SIGSEGV), 0);
+	ck_assert_int_eq(rd_client_wait_closed(b, 3000, NULL, 0), 0);
+	rd_client_free(b);
+
+	td.from_client = true;
+	td.time = 77;
+	probe.union_case = HBB__MESSAGE__UNION_TEST_DELAY;
+	probe.test_delay = &td;
+	ck_assert_int_eq(rd_client_send(a, &probe), 0);
+	for (;;) {
+		m = rd_client_recv_type(a, HBB__MESSAGE__UNION_TEST_DELAY, T_MS,
+					NULL);
+		ck_assert_ptr_nonnull(m);
+		if (m->test_delay->from_client)
+			break;
+		hbb__message__free_unpacked(m, NULL);
+	}
+	ck_assert_int_eq(m->test_delay->time, 77);
+	hbb__message__free_unpacked(m, NULL);
+	rd_client_free(a);
+}
+END_TEST
+
 /* ---- control socket and stop ------------------------------------------ */
 
 static Kdipc__CtlReply *ctl_call(int s, Kdipc__CtlRequest *q)
@@ -685,7 +749,8 @@ END_TEST
 
 static void setup_deadline(void)
 {
-	start_sessiond("[session]\nlogin_timeout = 5\n");
+	start_sessiond("[session]\nlogin_timeout = 5\n[video]\nwidth = 1280\n"
+		       "height = 720\n");
 }
 
 START_TEST(no_login_within_deadline_closes)
@@ -725,6 +790,33 @@ START_TEST(slowloris_partial_frame_closes)
 }
 END_TEST
 
+/* ---- dual stack --------------------------------------------------------- */
+
+static void setup_dual_stack(void)
+{
+	char extra[192];
+
+	/* the harness picked a free port; listen on [::] with it instead */
+	uint16_t port = kd_harness_free_port();
+	snprintf(extra, sizeof(extra),
+		 "[session]\nlisten = [::]:%u\n[video]\nwidth = 1280\n"
+		 "height = 720\n", port);
+	start_sessiond(extra);
+	H.port = port;
+	snprintf(dialed, sizeof(dialed), "127.0.0.1:%u", H.port);
+}
+
+START_TEST(dual_stack_listener_takes_ipv4)
+{
+	struct rd_client *c = direct_client("127.0.0.1");
+	Hbb__Message *m;
+
+	check_peer_info(login(c, PASSWORD, &m));
+	hbb__message__free_unpacked(m, NULL);
+	rd_client_free(c);
+}
+END_TEST
+
 static Suite *sessiond_suite(void)
 {
 	Suite *s = suite_create("sessiond");
@@ -732,6 +824,7 @@ static Suite *sessiond_suite(void)
 	TCase *thr = tcase_create("throttle");
 	TCase *stop = tcase_create("stop");
 	TCase *dl = tcase_create("deadline");
+	TCase *ds = tcase_create("dual_stack");
 
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -752,6 +845,7 @@ static Suite *sessiond_suite(void)
 	tcase_add_test(tc, peer_only_message_from_client_closes);
 	tcase_add_test(tc, worker_runs_sandboxed);
 	tcase_add_test(tc, one_address_cannot_take_every_slot);
+	tcase_add_test(tc, a_dead_worker_takes_only_its_session);
 	tcase_add_test(tc, ctl_status_lists_sessions_and_closes_one);
 	suite_add_tcase(s, tc);
 
@@ -770,6 +864,11 @@ static Suite *sessiond_suite(void)
 	tcase_add_test(dl, no_login_within_deadline_closes);
 	tcase_add_test(dl, slowloris_partial_frame_closes);
 	suite_add_tcase(s, dl);
+
+	tcase_add_unchecked_fixture(ds, setup_dual_stack, teardown);
+	tcase_set_timeout(ds, 30);
+	tcase_add_test(ds, dual_stack_listener_takes_ipv4);
+	suite_add_tcase(s, ds);
 	return s;
 }
 
