@@ -129,7 +129,8 @@ bool kd_worker_authorized(const struct kd_worker *w)
 
 /* ---- ending ------------------------------------------------------------ */
 
-static void report_state(struct kd_worker *w, Kdipc__SessionState__State st)
+static void report_state_codec(struct kd_worker *w,
+			       Kdipc__SessionState__State st, const char *codec)
 {
 	Kdipc__WorkerToMonitor m = KDIPC__WORKER_TO_MONITOR__INIT;
 	Kdipc__SessionState s = KDIPC__SESSION_STATE__INIT;
@@ -139,10 +140,23 @@ static void report_state(struct kd_worker *w, Kdipc__SessionState__State st)
 	s.peer_name = w->peer_name ? w->peer_name : "";
 	s.reason = w->end_reason;
 	s.encrypted = w->ch.enabled;
+	s.codec = (char *)(codec ? codec : "");
 	m.msg_case = KDIPC__WORKER_TO_MONITOR__MSG_STATE;
 	m.state = &s;
 	if (w->p.to_monitor)
 		(void)w->p.to_monitor(w->p.ctx, &m);
+}
+
+static void report_state(struct kd_worker *w, Kdipc__SessionState__State st)
+{
+	report_state_codec(w, st, NULL);
+}
+
+void kd_worker_report_codec(struct kd_worker *w, const char *codec)
+{
+	if (w->state == WS_AUTHORIZED)
+		report_state_codec(w, KDIPC__SESSION_STATE__STATE__AUTHORIZED,
+				   codec);
 }
 
 static void set_reason(struct kd_worker *w, const char *reason)

@@ -3,6 +3,7 @@
  * worker_service.h that the video, audio and input services build on. */
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,6 +132,7 @@ static struct {
 	Kdipc__SessionState__State last_state;
 	bool encrypted;
 	bool finished;
+	char codec[16];
 } mon;
 static struct kd_secure_channel client_ch;
 
@@ -153,6 +155,7 @@ static int to_monitor(void *ctx, const Kdipc__WorkerToMonitor *m)
 		mon.states++;
 		mon.last_state = m->state->state;
 		mon.encrypted = m->state->encrypted;
+		snprintf(mon.codec, sizeof(mon.codec), "%s", m->state->codec);
 		break;
 	default:
 		break;
@@ -375,6 +378,8 @@ START_TEST(login_fills_peer_info_from_services)
 			 KDIPC__SESSION_STATE__STATE__AUTHORIZED);
 	/* the wire password is what the monitor checks */
 	ck_assert_uint_eq(mon.password_len, 32);
+	kd_worker_report_codec(w, "h264");
+	ck_assert_str_eq(mon.codec, "h264");
 }
 END_TEST
 
