@@ -246,6 +246,39 @@ START_TEST(secure_handoff_wrong_key_falls_back_to_clear)
 }
 END_TEST
 
+START_TEST(secure_handoff_client_without_key_gets_clear_session)
+{
+	/* case A: the client has no signed pk, sends an empty message */
+	struct rd_client *c = handed_off_client(true, H.device_id, NULL);
+	Hbb__Message *m;
+
+	ck_assert(!rd_client_encrypted(c));
+	check_peer_info(login(c, PASSWORD, &m));
+	hbb__message__free_unpacked(m, NULL);
+	rd_client_free(c);
+}
+END_TEST
+
+START_TEST(secure_handoff_other_id_gets_clear_session)
+{
+	/* case C: the signature is ours but for another id than dialed */
+	struct rd_client *c = handed_off_client(true, "555555555", H.pubkey);
+	Hbb__Message *r;
+	int err = 0;
+
+	ck_assert(!rd_client_signature_ok(c));
+	ck_assert(!rd_client_encrypted(c));
+	/* dialing another id is "Offline" for us */
+	ck_assert_int_eq(rd_client_send_login(c, PASSWORD, NULL, NULL), 0);
+	r = rd_client_recv_type(c, HBB__MESSAGE__UNION_LOGIN_RESPONSE, T_MS,
+				&err);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(r->login_response->error, "Offline");
+	hbb__message__free_unpacked(r, NULL);
+	rd_client_free(c);
+}
+END_TEST
+
 START_TEST(insecure_handoff_sends_hash_first)
 {
 	struct rd_client *c = handed_off_client(false, H.device_id, NULL);
@@ -834,6 +867,8 @@ static Suite *sessiond_suite(void)
 	tcase_add_test(tc, secure_handoff_encrypts_and_logs_in);
 	tcase_add_test(tc, secure_handoff_wrong_key_falls_back_to_clear);
 	tcase_add_test(tc, insecure_handoff_sends_hash_first);
+	tcase_add_test(tc, secure_handoff_client_without_key_gets_clear_session);
+	tcase_add_test(tc, secure_handoff_other_id_gets_clear_session);
 	tcase_add_loop_test(tc, session_kinds_refused, 0,
 			    sizeof(kinds) / sizeof(kinds[0]));
 	tcase_add_test(tc, unknown_username_is_offline);
