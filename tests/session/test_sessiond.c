@@ -850,6 +850,29 @@ START_TEST(dual_stack_listener_takes_ipv4)
 }
 END_TEST
 
+/* ---- direct IP switched off -------------------------------------------- */
+
+static void setup_no_direct(void)
+{
+	start_sessiond("[session]\ndirect_ip = off\n[video]\nwidth = 1280\n"
+		       "height = 720\n");
+}
+
+START_TEST(direct_ip_off_closes_the_port_not_the_handoff)
+{
+	struct rd_client *c;
+	Hbb__Message *m;
+
+	ck_assert_int_eq(rd_client_tcp_connect("127.0.0.1", H.port, NULL, 2000),
+			 -ECONNREFUSED);
+	c = handed_off_client(true, H.device_id, H.pubkey);
+	ck_assert(rd_client_encrypted(c));
+	check_peer_info(login(c, PASSWORD, &m));
+	hbb__message__free_unpacked(m, NULL);
+	rd_client_free(c);
+}
+END_TEST
+
 static Suite *sessiond_suite(void)
 {
 	Suite *s = suite_create("sessiond");
@@ -858,6 +881,7 @@ static Suite *sessiond_suite(void)
 	TCase *stop = tcase_create("stop");
 	TCase *dl = tcase_create("deadline");
 	TCase *ds = tcase_create("dual_stack");
+	TCase *nd = tcase_create("no_direct");
 
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -904,6 +928,11 @@ static Suite *sessiond_suite(void)
 	tcase_set_timeout(ds, 30);
 	tcase_add_test(ds, dual_stack_listener_takes_ipv4);
 	suite_add_tcase(s, ds);
+
+	tcase_add_unchecked_fixture(nd, setup_no_direct, teardown);
+	tcase_set_timeout(nd, 30);
+	tcase_add_test(nd, direct_ip_off_closes_the_port_not_the_handoff);
+	suite_add_tcase(s, nd);
 	return s;
 }
 
