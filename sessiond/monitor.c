@@ -116,7 +116,9 @@ int monitor_spawn_worker(struct kd_monitor *m, int conn_fd, const char *how,
 	socklen_t sl = sizeof(ss);
 	struct monitor_worker *w;
 	struct kd_worker_proc wp;
-	char salt[KD_SALT_LEN + 1]; /* the secrets area is wiped in the child */
+	/* the secrets and w are wiped in the child: copies on the stack */
+	char salt[KD_SALT_LEN + 1], challenge[KD_CHALLENGE_LEN + 1];
+	char how_copy[sizeof(w->how)], addr_copy[sizeof(w->addr)];
 	int sv[2];
 	pid_t pid;
 
@@ -126,7 +128,7 @@ int monitor_spawn_worker(struct kd_monitor *m, int conn_fd, const char *how,
 		close(conn_fd);
 		return -EBUSY;
 	}
-	w = calloc(1, sizeof(*w));
+	w = kd_private_alloc(sizeof(*w));
 	if (!w) {
 		close(conn_fd);
 		return -ENOMEM;
@@ -158,7 +160,7 @@ int monitor_spawn_worker(struct kd_monitor *m, int conn_fd, const char *how,
 			"there are not logged in yet", how, w->addr,
 			MAX_PREAUTH_PER_IP);
 		close(conn_fd);
-		free(w);
+		kd_private_free(w, sizeof(*w));
 		return -EBUSY;
 	}
 	kd_random_token(w->challenge, KD_CHALLENGE_LEN);
@@ -167,7 +169,7 @@ int monitor_spawn_worker(struct kd_monitor *m, int conn_fd, const char *how,
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		int r = -errno;
 		close(conn_fd);
-		free(w);
+		kd_private_free(w, sizeof(*w));
 		return r;
 	}
 	memset(&wp, 0, sizeof(wp));
@@ -181,11 +183,14 @@ int monitor_spawn_worker(struct kd_monitor *m, int conn_fd, const char *how,
 	wp.params.device_id = m->identity.id;
 	snprintf(salt, sizeof(salt), "%s", m->secrets->verifier.salt);
 	wp.params.salt = salt;
-	wp.params.challenge = w->challenge;
+	memcpy(challenge, w->challenge, sizeof(challenge));
+	memcpy(how_copy, w->how, sizeof(how_copy));
+	memcpy(addr_copy, w->addr, sizeof(addr_copy));
+	wp.params.challenge = challenge;
 	wp.params.hostname = m->hostname;
 	wp.params.secure = secure;
-	wp.params.how = w->how;
-	wp.params.peer_addr = w->addr;
+	wp.params.how = how_copy;
+	wp.params.peer_addr = addr_copy;
 	wp.params.max_payload = m->s.max_payload;
 	wp.params.login_timeout_s = m->s.login_timeout_s;
 	wp.params.display_width = m->s.display_width;
@@ -202,7 +207,7 @@ int monitor_spawn_worker(struct kd_monitor *m, int conn_fd, const char *how,
 		int r = -errno;
 		kd_err("fork: %s", strerror(-r));
 		close(sv[0]);
-		free(w);
+		kd_private_free(w, sizeof(*w));
 		return r;
 	}
 	w->pid = pid;
@@ -247,7 +252,7 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 			*pp = w->next;
 			m->n_workers--;
 			monitor_worker_reaped(w, status);
-			free(w);
+			kd_private_free(w, sizeof(*w));
 		}
 	}
 	monitor_status_changed(m);
@@ -588,7 +593,7 @@ void kd_monitor_free(struct kd_monitor *m)
 			waitpid(w->pid, NULL, 0);
 		}
 		monitor_worker_close_channel(w);
-		free(w);
+		kd_private_free(w, sizeof(*w));
 	}
 	monitor_peers_free(m);
 	for (int i = 0; i < 2; i++)
