@@ -69,6 +69,8 @@ struct input_svc {
 	uint8_t mods;        /* modifier bits, usage 0xE0 + bit */
 	uint8_t buttons;
 	bool relative_mode;  /* last pointer motion was relative */
+	bool hidd_relative;  /* hidd has a relative mouse (InputStatus) */
+	int32_t px, py;      /* last position, client pixels */
 	uint32_t x, y;       /* last absolute position, HID units */
 	int trackpad_acc;
 	int8_t caps_sent, num_sent; /* -1 = not yet told */
@@ -287,6 +289,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		if (msg->msg_case == KDIPC__HID_TO_WORKER__MSG_HELLO &&
 		    kd_ipc_hello_check(msg->hello) < 0)
 			r = -EPROTO;
+		if (msg->msg_case == KDIPC__HID_TO_WORKER__MSG_STATUS &&
+		    msg->status)
+			s->hidd_relative = msg->status->relative_mouse;
 		protobuf_c_message_free_unpacked(m, NULL);
 		if (r < 0) {
 			disconnect(s, "hidd speaks another protocol version");
@@ -609,6 +614,20 @@ static int32_t clamp(int32_t v, int32_t lim)
 	return v > lim ? lim : v < -lim ? -lim : v;
 }
 
+static void move_to(struct input_svc *s, int32_t px, int32_t py)
+{
+	s->px = px;
+	s->py = py;
+	s->x = to_hid(px, s->disp_x, s->disp_w);
+	s->y = to_hid(py, s->disp_y, s->disp_h);
+	push(s, EV_ABS, (int32_t)s->x, (int32_t)s->y, s->buttons, 0);
+}
+
+static int32_t clamp_range(int64_t v, int32_t lo, int32_t hi)
+{
+	return (int32_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
 static void send_buttons(struct input_svc *s)
 {
 	if (s->relative_mode)
@@ -626,9 +645,7 @@ static void handle_mouse(struct input_svc *s, const Hbb__MouseEvent *me)
 	switch (type) {
 	case MOUSE_MOVE:
 		s->relative_mode = false;
-		s->x = to_hid(me->x, s->disp_x, s->disp_w);
-		s->y = to_hid(me->y, s->disp_y, s->disp_h);
-		push(s, EV_ABS, (int32_t)s->x, (int32_t)s->y, s->buttons, 0);
+		move_to(s, me->x, me->y);
 		break;
 	case MOUSE_DOWN: /* x, y are 0: the position is the last move's */
 		if (!button || (s->buttons & button))
@@ -657,6 +674,18 @@ static void handle_mouse(struct input_svc *s, const Hbb__MouseEvent *me)
 		}
 		break;
 	case MOUSE_RELATIVE:
+		if (!s->hidd_relative) {
+			/* No relative mouse on the target: move the absolute
+			 * pointer by as many pixels. */
+			move_to(s,
+				clamp_range((int64_t)s->px +
+						    clamp(me->x, RELATIVE_MAX),
+					    s->disp_x, s->disp_x + s->disp_w - 1),
+				clamp_range((int64_t)s->py +
+						    clamp(me->y, RELATIVE_MAX),
+					    s->disp_y, s->disp_y + s->disp_h - 1));
+			break;
+		}
 		s->relative_mode = true;
 		push(s, EV_REL, clamp(me->x, RELATIVE_MAX),
 		     clamp(me->y, RELATIVE_MAX), s->buttons, 0);
