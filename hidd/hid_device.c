@@ -47,23 +47,30 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	check_leds(arg);
 }
 
+/* Opens the node; the keyboard's LED output reports are read from then on. */
+static int open_port(struct kd_hid_device *d)
+{
+	int r = d->port->ops->open(d->port);
+
+	if (r < 0)
+		return r;
+	d->is_open = true;
+	if (d->port->fd >= 0 && d->port->kind == KD_REPORT_KEYBOARD) {
+		event_assign(d->read_ev, d->base, d->port->fd,
+			     EV_READ | EV_PERSIST, on_readable, d);
+		event_add(d->read_ev, NULL);
+	}
+	return 0;
+}
+
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct kd_hid_device *d = arg;
 
-	if (!d->is_open) {
-		if (d->port->ops->open(d->port) < 0) {
-			struct timeval tv = {RETRY_MS / 1000, 0};
-			evtimer_add(d->retry_ev, &tv);
-			return;
-		}
-		d->is_open = true;
-		if (d->port->fd >= 0 && d->port->ops->read_leds &&
-		    d->port->kind == KD_REPORT_KEYBOARD) {
-			event_assign(d->read_ev, d->base, d->port->fd,
-				     EV_READ | EV_PERSIST, on_readable, d);
-			event_add(d->read_ev, NULL);
-		}
+	if (!d->is_open && open_port(d) < 0) {
+		struct timeval tv = {RETRY_MS / 1000, 0};
+		evtimer_add(d->retry_ev, &tv);
+		return;
 	}
 	/* Resend the current state: whatever the host last saw is stale. */
 	kd_report_queue_collapse(&d->queue);
@@ -213,19 +220,11 @@ int kd_hid_device_start(struct kd_hid_device *d, const struct kd_hid_report *r)
 	d->current = *r;
 	d->have_current = true;
 	kd_report_queue_push(&d->queue, r);
-	ret = d->port->ops->open(d->port);
-	if (ret < 0) {
-		set_gone(d, ret);
-		return 0;
-	}
-	/* Pretend the retry fired: it wires the LED reader and pumps. */
-	d->is_open = true;
-	if (d->port->fd >= 0 && d->port->kind == KD_REPORT_KEYBOARD) {
-		event_assign(d->read_ev, d->base, d->port->fd,
-			     EV_READ | EV_PERSIST, on_readable, d);
-		event_add(d->read_ev, NULL);
-	}
-	pump(d);
+	ret = open_port(d);
+	if (ret < 0)
+		set_gone(d, ret); /* retried every second */
+	else
+		pump(d);
 	return 0;
 }
 
