@@ -140,6 +140,34 @@ START_TEST(host_gone_then_back_gets_current_state)
 }
 END_TEST
 
+START_TEST(stalled_host_is_reported_and_keeps_only_current_state)
+{
+	static uint8_t buf[1 << 16];
+	size_t n;
+
+	for (uint32_t i = 1; kd_hid_device_pending(dev) == 0 && i < 100000;
+	     i++)
+		move(0, i, i);
+	move(1, 300, 300);
+	move(0, 300, 300);
+	move(0, 1234, 4321);
+	ck_assert_uint_gt(kd_hid_device_pending(dev), 1);
+	ck_assert(kd_hid_device_online(dev));
+	event_base_loop(base, EVLOOP_ONCE); /* nobody reads for 2 s */
+	ck_assert(!kd_hid_device_online(dev));
+	ck_assert_uint_eq(kd_hid_device_pending(dev), 1);
+	n = drain(buf, sizeof(buf)); /* the host wakes up */
+	for (int k = 0; k < 10 && kd_hid_device_pending(dev); k++) {
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		n += drain(buf + n, sizeof(buf) - n);
+	}
+	ck_assert(kd_hid_device_online(dev));
+	ck_assert_uint_eq(buf[n - 7], 0);
+	ck_assert_uint_eq(buf[n - 6] | buf[n - 5] << 8, 1234);
+	ck_assert_uint_eq(buf[n - 4] | buf[n - 3] << 8, 4321);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("hidg_port");
@@ -152,6 +180,7 @@ int main(void)
 	tcase_set_timeout(tc, 20);
 	tcase_add_test(tc, full_fifo_coalesces_and_flushes_on_pollout);
 	tcase_add_test(tc, host_gone_then_back_gets_current_state);
+	tcase_add_test(tc, stalled_host_is_reported_and_keeps_only_current_state);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
