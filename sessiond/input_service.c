@@ -494,6 +494,12 @@ static bool type_char(struct input_svc *s, uint32_t cp, uint8_t extra_mods)
 
 	if (!kd_keymap_char(cp, &usage, &shift))
 		return false;
+	/* Text is typed as it reads: the host's CapsLock must be off (the
+	 * next Map-mode letter brings back the client's own lock state). */
+	if (is_letter(usage) && s->caps_sent != 0) {
+		push(s, EV_LOCKS, 0, 0, 1, 0);
+		s->caps_sent = 0;
+	}
 	if (!shift && (s->mods & shifts) && !extra_mods) {
 		/* Held Shift would change the character: let it go, as the
 		 * real server does before typing text. */

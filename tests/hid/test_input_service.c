@@ -424,6 +424,22 @@ START_TEST(caps_lock_follows_the_client_in_map_mode)
 }
 END_TEST
 
+START_TEST(typed_text_is_not_inverted_by_host_caps_lock)
+{
+	size_t k0;
+
+	login(NULL);
+	/* The host's CapsLock is on (say, pressed on its own keyboard). */
+	kp->leds = 0x02;
+	kd_input_state_leds(st, 0x02);
+	k0 = kp->n;
+	key_seq("aB");
+	EXPECT_KBD(k0, "00 00 39 00 00 00 00 00", NONE,
+		   "00 00 04 00 00 00 00 00", NONE, "02 00 00 00 00 00 00 00",
+		   "02 00 05 00 00 00 00 00", "02 00 00 00 00 00 00 00", NONE);
+}
+END_TEST
+
 START_TEST(moves_merge_while_hidd_is_slow)
 {
 	Hbb__Message m = HBB__MESSAGE__INIT;
@@ -540,6 +556,7 @@ int main(void)
 	tcase_add_test(tc, hidd_restart_resumes_input);
 	tcase_add_test(tc, clipboard_text_is_typed_when_enabled);
 	tcase_add_test(tc, caps_lock_follows_the_client_in_map_mode);
+	tcase_add_test(tc, typed_text_is_not_inverted_by_host_caps_lock);
 	tcase_add_test(tc, moves_merge_while_hidd_is_slow);
 	tcase_add_test(tc, relative_moves_without_relative_mouse);
 	suite_add_tcase(s, tc);
