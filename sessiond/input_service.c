@@ -79,6 +79,10 @@ struct input_svc {
 static void schedule_reconnect(struct input_svc *s);
 static void flush(struct input_svc *s);
 
+/* The services of this process's workers (one, in a real worker), so other
+ * services can tell us about display changes. */
+static struct input_svc *instances[4];
+
 /* ---- queue to hidd ------------------------------------------------------ */
 
 static struct pending *q_at(struct input_svc *s, unsigned i)
@@ -809,6 +813,12 @@ static int svc_create(struct kd_worker *w, void **state)
 			     s->sock_path);
 		schedule_reconnect(s);
 	}
+	for (size_t i = 0; i < sizeof(instances) / sizeof(instances[0]); i++) {
+		if (!instances[i]) {
+			instances[i] = s;
+			break;
+		}
+	}
 	*state = s;
 	return 0;
 }
@@ -891,6 +901,9 @@ static void svc_destroy(void *state)
 
 	if (!s)
 		return;
+	for (size_t i = 0; i < sizeof(instances) / sizeof(instances[0]); i++)
+		if (instances[i] == s)
+			instances[i] = NULL;
 	/* Closing the connection makes hidd release what we hold; say it
 	 * explicitly too, in case the socket outlives us in a child. */
 	if (s->fd >= 0 && s->hello_ok) {
@@ -922,6 +935,17 @@ void kd_input_service_set_display(void *state, int32_t x, int32_t y,
 	s->disp_y = y;
 	s->disp_w = width;
 	s->disp_h = height;
+}
+
+void kd_input_service_display_changed(struct kd_worker *w, int32_t width,
+				      int32_t height)
+{
+	for (size_t i = 0; i < sizeof(instances) / sizeof(instances[0]); i++)
+		if (instances[i] && instances[i]->w == w)
+			kd_input_service_set_display(instances[i],
+						     instances[i]->disp_x,
+						     instances[i]->disp_y, width,
+						     height);
 }
 
 unsigned kd_input_service_queued(void *state)

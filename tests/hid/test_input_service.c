@@ -488,6 +488,22 @@ START_TEST(moves_merge_while_hidd_is_slow)
 }
 END_TEST
 
+START_TEST(pointer_follows_a_display_size_change)
+{
+	size_t m0 = mp->n;
+
+	login(NULL);
+	mouse(0, 1279, 719);
+	expect_mouse(m0, 0, hid_of(1279, 1920), hid_of(719, 1080), 0, 0);
+	/* The video service switched the client to 1280x720. */
+	kd_input_service_display_changed(w, 1280, 720);
+	mouse(0, 1279, 719);
+	expect_mouse(m0 + 1, 0, 32767, 32767, 0, 0);
+	mouse(0, 640, 360);
+	expect_mouse(m0 + 2, 0, hid_of(640, 1280), hid_of(360, 720), 0, 0);
+}
+END_TEST
+
 START_TEST(relative_moves_without_relative_mouse)
 {
 	size_t m0 = mp->n;
@@ -559,6 +575,7 @@ int main(void)
 	tcase_add_test(tc, typed_text_is_not_inverted_by_host_caps_lock);
 	tcase_add_test(tc, moves_merge_while_hidd_is_slow);
 	tcase_add_test(tc, relative_moves_without_relative_mouse);
+	tcase_add_test(tc, pointer_follows_a_display_size_change);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
