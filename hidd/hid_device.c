@@ -53,10 +53,10 @@ static void log_gone(struct kd_hid_device *d, const char *why)
 	struct kd_log_fields f = {.message_id = KD_MSGID_HID_TARGET_GONE};
 
 	d->online = false;
-	d->stats.gone++;
 	if (d->gone_logged)
 		return;
 	d->gone_logged = true;
+	d->stats.gone++; /* transitions, not retries */
 	kd_log_event(LOG_WARNING, &f, "%s %s: %s", kind_names[d->port->kind],
 		     d->port->path, why);
 }
