@@ -27,28 +27,16 @@ static char dialed[64];
 
 static void start_mediad(void)
 {
-	char sock[512];
-	ck_assert_int_gt(kd_harness_start(&Hn, "mediad"), 0);
-	snprintf(sock, sizeof(sock), "%s/mediad.sock", Hn.runtime_dir);
-	if (kd_harness_wait_file(sock, 10000) < 0) {
-		kd_harness_dump_log(&Hn, "mediad");
-		ck_abort_msg("mediad did not come up");
-	}
+	ck_assert_int_eq(kd_harness_start_daemon(&Hn, "mediad", "mediad.sock", 10000), 0);
 }
 
 static void setup(void)
 {
-	char ctl[512];
 	ck_assert_int_eq(kd_harness_setup(&Hn,
 		"[video]\nsource = testpattern\nwidth = 320\nheight = 180\nfps = 10\n"
 		"[audio]\nsource = testtone\n", PASSWORD), 0);
 	start_mediad();
-	ck_assert_int_gt(kd_harness_start(&Hn, "sessiond"), 0);
-	snprintf(ctl, sizeof(ctl), "%s/sessiond-ctl.sock", Hn.runtime_dir);
-	if (kd_harness_wait_file(ctl, 5000) < 0) {
-		kd_harness_dump_log(&Hn, "sessiond");
-		ck_abort_msg("sessiond did not come up");
-	}
+	ck_assert_int_eq(kd_harness_start_daemon(&Hn, "sessiond", "sessiond-ctl.sock", 5000), 0);
 	snprintf(dialed, sizeof(dialed), "127.0.0.1:%u", Hn.port);
 }
 

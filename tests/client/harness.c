@@ -452,3 +452,20 @@ int kd_harness_handoff(struct kd_harness *h, int server_fd, bool secure,
 	close(s);
 	return r;
 }
+
+int kd_harness_start_daemon(struct kd_harness *h, const char *name,
+			    const char *socket_name, int timeout_ms)
+{
+	char path[600];
+
+	if (kd_harness_start(h, name) <= 0)
+		return -ECHILD;
+	snprintf(path, sizeof(path), "%s/%s", h->runtime_dir, socket_name);
+	if (kd_harness_wait_file(path, timeout_ms) < 0) {
+		fprintf(stderr, "%s did not create %s within %d ms\n", name,
+			socket_name, timeout_ms);
+		kd_harness_dump_log(h, name);
+		return -ETIMEDOUT;
+	}
+	return 0;
+}

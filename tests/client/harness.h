@@ -32,6 +32,10 @@ int kd_harness_setup(struct kd_harness *h, const char *extra_conf,
 int kd_harness_set_password(struct kd_harness *h, const char *password);
 /* Starts $KD_BUILD_DIR/<name>/<name> -c conf, stderr to <dir>/<name>.log. */
 pid_t kd_harness_start(struct kd_harness *h, const char *name);
+/* Starts a daemon and waits until runtime_dir/socket_name exists; on
+ * failure its log goes to stderr. 0, or -ETIMEDOUT / -errno. */
+int kd_harness_start_daemon(struct kd_harness *h, const char *name,
+			    const char *socket_name, int timeout_ms);
 /* SIGTERM to the daemon's process group, then SIGKILL after timeout_ms;
  * returns the daemon's exit status (or -errno). */
 int kd_harness_stop(struct kd_harness *h, const char *name, int timeout_ms);

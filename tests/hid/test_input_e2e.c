@@ -36,17 +36,6 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void wait_daemon(const char *name, const char *sock)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", H.runtime_dir, sock);
-	if (kd_harness_wait_file(path, T_MS) < 0) {
-		kd_harness_dump_log(&H, name);
-		ck_abort_msg("%s did not come up", name);
-	}
-}
-
 static void setup(void)
 {
 	ck_assert_int_eq(kd_harness_setup(&H, "[video]\nwidth = 1280\n"
@@ -56,10 +45,9 @@ static void setup(void)
 	snprintf(kbd_path, sizeof(kbd_path), "%s/keyboard", H.file_dir);
 	snprintf(mouse_path, sizeof(mouse_path), "%s/mouse", H.file_dir);
 	mkdir(H.file_dir, 0755);
-	ck_assert_int_gt(kd_harness_start(&H, "hidd"), 0);
-	wait_daemon("hidd", "hidd.sock");
-	ck_assert_int_gt(kd_harness_start(&H, "sessiond"), 0);
-	wait_daemon("sessiond", "sessiond-ctl.sock");
+	ck_assert_int_eq(kd_harness_start_daemon(&H, "hidd", "hidd.sock", T_MS), 0);
+	ck_assert_int_eq(kd_harness_start_daemon(&H, "sessiond",
+						 "sessiond-ctl.sock", T_MS), 0);
 }
 
 static void teardown(void)

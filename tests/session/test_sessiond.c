@@ -28,16 +28,9 @@ static char dialed[64];
 
 static void start_sessiond(const char *extra)
 {
-	char ctl_sock[512];
-
 	ck_assert_int_eq(kd_harness_setup(&H, extra, PASSWORD), 0);
-	ck_assert_int_gt(kd_harness_start(&H, "sessiond"), 0);
-	snprintf(ctl_sock, sizeof(ctl_sock), "%s/sessiond-ctl.sock",
-		 H.runtime_dir);
-	if (kd_harness_wait_file(ctl_sock, 5000) < 0) {
-		kd_harness_dump_log(&H, "sessiond");
-		ck_abort_msg("sessiond did not come up");
-	}
+	ck_assert_int_eq(kd_harness_start_daemon(&H, "sessiond",
+						 "sessiond-ctl.sock", 5000), 0);
 	snprintf(dialed, sizeof(dialed), "127.0.0.1:%u", H.port);
 }
 
