@@ -146,6 +146,15 @@ static bool takes_pix_fmt(const AVCodec *c, int fmt)
 	return false;
 }
 
+/* Clients decode 4:2:0 only (spec session §3.1: H.26x are always 4:2:0,
+ * 4:4:4 needs a negotiation we do not do): a 4:2:2 MJPEG picture is
+ * converted even though libx264 would take it. */
+static bool usable_direct(const AVCodec *c, int fmt)
+{
+	return (fmt == AV_PIX_FMT_YUV420P || fmt == AV_PIX_FMT_NV12 ||
+		fmt == AV_PIX_FMT_YUVJ420P) && takes_pix_fmt(c, fmt);
+}
+
 static void set_realtime_options(AVCodecContext *ctx, const char *name)
 {
 	void *priv = ctx->priv_data;
@@ -195,7 +204,7 @@ static AVCodecContext *open_context(const char *name, uint32_t width,
 	ctx->width = (int)width;
 	ctx->height = (int)height;
 	/* The source's own format when the encoder takes it: no swscale. */
-	ctx->pix_fmt = src_fmt >= 0 && takes_pix_fmt(codec, src_fmt) ?
+	ctx->pix_fmt = usable_direct(codec, src_fmt) ?
 		       (enum AVPixelFormat)src_fmt : pick_pix_fmt(codec);
 	ctx->time_base = (AVRational){ 1, 1000 }; /* pts in ms, §3.2 */
 	ctx->framerate = (AVRational){ (int)fps, 1 };
@@ -206,7 +215,7 @@ static AVCodecContext *open_context(const char *name, uint32_t width,
 	ctx->max_b_frames = 0;
 	ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
 	ctx->flags &= ~AV_CODEC_FLAG_GLOBAL_HEADER;
-	ctx->thread_count = 2;
+	ctx->thread_count = 0; /* as ffmpeg: the encoder picks */
 	set_realtime_options(ctx, name);
 	if (avcodec_open2(ctx, codec, NULL) < 0) {
 		avcodec_free_context(&ctx);
@@ -334,7 +343,7 @@ static void encode_one(struct kd_encoder *e, AVFrame *f, uint64_t capture_ns,
 	if (!e->ctx || e->ctx->width != f->width ||
 	    e->ctx->height != f->height ||
 	    (e->ctx->pix_fmt != f->format &&
-	     takes_pix_fmt(e->ctx->codec, f->format)) ||
+	     usable_direct(e->ctx->codec, f->format)) ||
 	    (bitrate && bitrate != e->open_bitrate_kbps)) {
 		if (reopen(e, f, bitrate) < 0) {
 			if (!e->logged_error)

@@ -111,6 +111,7 @@ bool kd_test_run_until(struct event_base *base, const bool *flag,
 }
 
 struct kd_test_decoder {
+	int format;
 	AVCodecContext *ctx;
 	AVPacket *pkt;
 	AVFrame *frame;
@@ -176,12 +177,18 @@ int kd_test_decode(struct kd_test_decoder *d, const uint8_t *data,
 			return -1;
 		*w = d->frame->width;
 		*h = d->frame->height;
+		d->format = d->frame->format;
 		pictures++;
 		av_frame_unref(d->frame);
 	}
 	if (r != AVERROR(EAGAIN))
 		return -1;
 	return pictures;
+}
+
+int kd_test_decoder_format(const struct kd_test_decoder *d)
+{
+	return d->format;
 }
 
 void kd_test_decoder_free(struct kd_test_decoder *d)

@@ -38,4 +38,6 @@ struct kd_test_decoder *kd_test_decoder_new(uint32_t codec);
  * needs exactly 1), or -1 on a decode error. *w, *h: the picture size. */
 int kd_test_decode(struct kd_test_decoder *d, const uint8_t *data,
 		   size_t size, int *w, int *h);
+/* AVPixelFormat of the last decoded picture. */
+int kd_test_decoder_format(const struct kd_test_decoder *d);
 void kd_test_decoder_free(struct kd_test_decoder *d);

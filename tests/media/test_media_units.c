@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavutil/pixdesc.h>
 #include <linux/videodev2.h>
 
 #include "encoder.h"
@@ -201,10 +202,10 @@ END_TEST
 
 /* A YUYV frame goes into an encoder that only takes planar formats: the
  * encoder thread converts, publishes a keyframe of the right size. */
-START_TEST(test_encoder_converts_and_publishes)
+static void encode_and_check(uint32_t codec, int in_fmt)
 {
 	struct kd_encoder_choice choice;
-	struct kd_frame_ring_params rp = { .codec = KDIPC__CODEC__CODEC_VP8 };
+	struct kd_frame_ring_params rp = { .codec = codec };
 	struct kd_frame_ring_writer *ring;
 	struct kd_frame_ring_reader *rd;
 	struct kd_encoder *enc;
@@ -216,16 +217,19 @@ START_TEST(test_encoder_converts_and_publishes)
 	eventfd_t n;
 	int w = 0, h = 0;
 
-	ck_assert_int_eq(kd_encoder_probe(KDIPC__CODEC__CODEC_VP8, 320, 240,
+	ck_assert_int_eq(kd_encoder_probe(codec, 320, 240,
 					  30, &choice), 0);
 	cfg.choice = choice;
 	ck_assert_int_eq(kd_frame_ring_writer_create(&rp, &ring), 0);
 	ck_assert_int_eq(kd_encoder_start(&cfg, ring, efd, &enc), 0);
-	f->format = AV_PIX_FMT_YUYV422;
+	f->format = in_fmt;
 	f->width = 320;
 	f->height = 240;
 	ck_assert_int_eq(av_frame_get_buffer(f, 0), 0);
-	memset(f->data[0], 128, (size_t)f->linesize[0] * 240);
+	for (int p = 0; p < 4 && f->data[p]; p++)
+		memset(f->data[p], 128, (size_t)f->linesize[p] *
+		       (size_t)(p ? 240 >> av_pix_fmt_desc_get(in_fmt)->log2_chroma_h
+				  : 240));
 	kd_encoder_submit(enc, f, kd_frame_ring_now_ns());
 	ck_assert_int_eq(eventfd_read(efd, &n), 0); /* blocks until published */
 	ck_assert_int_eq(kd_frame_ring_reader_open(kd_frame_ring_writer_fd(ring),
@@ -235,15 +239,26 @@ START_TEST(test_encoder_converts_and_publishes)
 	ck_assert_uint_eq(fv.width, 320);
 	ck_assert_uint_eq(fv.height, 240);
 	ck_assert(fv.encode_ns >= fv.capture_ns);
-	dec = kd_test_decoder_new(KDIPC__CODEC__CODEC_VP8);
+	dec = kd_test_decoder_new(codec);
 	ck_assert_int_eq(kd_test_decode(dec, fv.data, fv.size, &w, &h), 1);
 	ck_assert_int_eq(w, 320);
+	/* clients get 4:2:0 whatever the capture format */
+	ck_assert(kd_test_decoder_format(dec) == AV_PIX_FMT_YUV420P ||
+		  kd_test_decoder_format(dec) == AV_PIX_FMT_YUVJ420P);
 	kd_test_decoder_free(dec);
 	kd_encoder_stop(enc);
 	kd_frame_ring_reader_destroy(rd);
 	kd_frame_ring_writer_destroy(ring);
 	av_frame_free(&f);
 	close(efd);
+}
+
+START_TEST(test_encoder_converts_and_publishes)
+{
+	encode_and_check(KDIPC__CODEC__CODEC_VP8, AV_PIX_FMT_YUYV422);
+	/* libx264 would take 4:2:2 as is; clients need 4:2:0 */
+	encode_and_check(KDIPC__CODEC__CODEC_H264, AV_PIX_FMT_YUVJ422P);
+	encode_and_check(KDIPC__CODEC__CODEC_H264, AV_PIX_FMT_NV12);
 }
 END_TEST
 
