@@ -212,6 +212,18 @@ const char *kd_config_get(const struct kd_config *cfg, const char *section,
 	return NULL;
 }
 
+void kd_config_foreach(const struct kd_config *cfg,
+		       void (*fn)(void *data, const char *section,
+				  const char *key, const char *value,
+				  unsigned line),
+		       void *data)
+{
+	for (size_t i = 0; cfg && i < cfg->count; i++) {
+		const struct config_entry *e = &cfg->entries[i];
+		fn(data, e->section, e->key, e->value, e->line);
+	}
+}
+
 const char *kd_config_get_or(const struct kd_config *cfg, const char *section,
 			     const char *key, const char *def)
 {
@@ -337,6 +349,7 @@ int kd_cmdline_parse(int argc, char **argv, const char *usage_extra,
 			return -EINVAL;
 		}
 	}
-	*next_arg = optind;
+	if (next_arg)
+		*next_arg = optind;
 	return 0;
 }

@@ -30,6 +30,14 @@ int kd_config_get_long(const struct kd_config *cfg, const char *section,
 int kd_config_get_bool(const struct kd_config *cfg, const char *section,
 		       const char *key, bool def, bool *out);
 
+/* Calls fn for every "key = value" line in file order, with its line
+ * number (kvmdeskctl config check reports unknown keys by line). */
+void kd_config_foreach(const struct kd_config *cfg,
+		       void (*fn)(void *data, const char *section,
+				  const char *key, const char *value,
+				  unsigned line),
+		       void *data);
+
 /* [general], shared by every program. */
 struct kd_general_config {
 	char state_dir[256];
@@ -43,6 +51,7 @@ int kd_general_config_read(const struct kd_config *cfg,
 /* Common command line: "-c FILE" / "--config FILE"; also -h, -V. Returns 0
  * and sets *config_path (default KD_DEFAULT_CONFIG); 1 when the program should
  * exit 0 (help/version printed); -EINVAL on a usage error (printed).
- * *next_arg is the index of the first non-option argument. */
+ * *next_arg is the index of the first non-option argument (next_arg may be
+ * NULL for programs that take none). */
 int kd_cmdline_parse(int argc, char **argv, const char *usage_extra,
 		     const char **config_path, int *next_arg);

@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "admin_cmds.h"
 #include "commands.h"
 #include "log.h"
 
@@ -13,6 +14,9 @@ static const struct kd_ctl_command commands[] = {
 	{ "id", "print the device id", kd_ctl_id },
 	{ "pubkey", "print the Ed25519 public key (base64)", kd_ctl_pubkey },
 	{ "password set", "read a new password from standard input", kd_ctl_password_set },
+	{ "status", "daemons, registration, sessions", kd_ctl_status },
+	{ "sessions", "list sessions; 'sessions close ID' closes one", kd_ctl_sessions },
+	{ "config check", "check the configuration file", kd_ctl_config_check },
 };
 
 /* Matches "password set" against argv words; returns words consumed. */
@@ -63,19 +67,26 @@ int main(int argc, char **argv)
 	kd_log_init("kvmdeskctl", LOG_WARNING);
 	if (sodium_init() < 0)
 		return 1;
-	if (kd_config_load(ctx.config_path, &ctx.config) < 0 ||
-	    kd_general_config_read(ctx.config, &ctx.general) < 0)
-		return 1;
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		int used = match(commands[i].name, argc - next, argv + next);
-		if (used) {
-			r = commands[i].run(&ctx, argc - next - used, argv + next + used);
-			kd_config_free(ctx.config);
-			return r;
-		}
+	const struct kd_ctl_command *cmd = NULL;
+	int used = 0;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]) && !cmd; i++) {
+		used = match(commands[i].name, argc - next, argv + next);
+		if (used)
+			cmd = &commands[i];
 	}
-	fprintf(stderr, "kvmdeskctl: unknown command '%s'\n", argv[next]);
-	usage();
+	if (!cmd) {
+		fprintf(stderr, "kvmdeskctl: unknown command '%s'\n", argv[next]);
+		usage();
+		return 2;
+	}
+	/* config check reports a broken file itself, line by line. */
+	if (cmd->run != kd_ctl_config_check &&
+	    (kd_config_load(ctx.config_path, &ctx.config) < 0 ||
+	     kd_general_config_read(ctx.config, &ctx.general) < 0)) {
+		kd_config_free(ctx.config);
+		return 1;
+	}
+	r = cmd->run(&ctx, argc - next - used, argv + next + used);
 	kd_config_free(ctx.config);
-	return 2;
+	return r;
 }

@@ -319,6 +319,7 @@ void monitor_worker_reaped(struct monitor_worker *w, int status)
 			     (unsigned long long)w->conn_id, w->peer_id,
 			     w->addr, secs, reason);
 	} else {
+		f.message_id = NULL;
 		kd_log_event(LOG_INFO, &f,
 			     "connection %llu from %s closed before login (%s)",
 			     (unsigned long long)w->conn_id, w->addr, reason);

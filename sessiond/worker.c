@@ -489,13 +489,10 @@ static void authorize(struct kd_worker *w)
 	Hbb__PeerInfo pi = HBB__PEER_INFO__INIT;
 	Hbb__Features features = HBB__FEATURES__INIT;
 	Hbb__DisplayInfo display, *displays[1];
-	struct kd_log_fields f = log_fields(w, KD_MSGID_LOGIN_SUCCEEDED);
 
+	/* the monitor logged the login; it logs the session on our report */
 	w->pending_login = NULL;
 	w->state = WS_AUTHORIZED;
-	kd_log_event(LOG_INFO, &f, "connection %llu: %s (%s) logged in",
-		     (unsigned long long)w->p.conn_id, w->peer_id,
-		     w->peer_name);
 
 	pi.username = "kvmdesk";
 	pi.hostname = w->hostname;

@@ -2,6 +2,7 @@
 #include "worker_proc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -23,6 +24,21 @@ struct proc_ctx {
 	int monitor_fd;
 	struct event *monitor_ev, *term_ev;
 };
+
+/* SIGTERM (systemd stopping the whole unit) ends the session politely. A
+ * self-pipe rather than an evsignal: the monitor's libevent signal state
+ * was inherited and belongs to another base. */
+static int term_pipe[2] = { -1, -1 };
+
+static void on_sigterm(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+
+	if (write(term_pipe[1], &c, 1) < 0)
+		(void)0;
+	errno = saved;
+}
 
 static void close_other_fds(int keep_a, int keep_b)
 {
@@ -96,9 +112,13 @@ static void on_term(evutil_socket_t fd, short what, void *arg)
 {
 	struct proc_ctx *pc = arg;
 
-	(void)fd;
+	char buf[16];
+
 	(void)what;
-	kd_worker_close(pc->worker, KD_CLOSE_MANUALLY);
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	if (pc->worker)
+		kd_worker_close(pc->worker, KD_CLOSE_MANUALLY);
 }
 
 /* Let the last bytes reach the client and read what it still sends, so the
@@ -144,9 +164,18 @@ _Noreturn void kd_worker_proc_main(struct kd_worker_proc *wp)
 		_exit(1);
 	pc.monitor_ev = event_new(pc.base, wp->monitor_fd, EV_READ | EV_PERSIST,
 				  on_monitor, &pc);
-	pc.term_ev = evsignal_new(pc.base, SIGTERM, on_term, &pc);
+	if (pipe2(term_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		_exit(1);
+	pc.term_ev = event_new(pc.base, term_pipe[0], EV_READ | EV_PERSIST,
+			       on_term, &pc);
 	if (!pc.monitor_ev || !pc.term_ev || event_add(pc.term_ev, NULL) < 0)
 		_exit(1);
+	{
+		struct sigaction sa = { .sa_handler = on_sigterm };
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = SA_RESTART;
+		sigaction(SIGTERM, &sa, NULL);
+	}
 
 	r = kd_sandbox_apply(&wp->user);
 	if (r < 0)
