@@ -591,11 +591,38 @@ static void on_conn(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static int adopt(struct kd_media *m, int fd, enum conn_kind kind,
+		 const struct ucred *cred)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->m = m;
+	c->kind = kind;
+	c->fd = fd;
+	c->pid = cred->pid;
+	for (size_t i = 0; i < KD_MEDIA_CODECS; i++)
+		c->subs[i].efd = -1;
+	c->ev = event_new(m->base, fd, EV_READ | EV_PERSIST, on_conn, c);
+	if (!c->ev || event_add(c->ev, NULL) < 0) {
+		if (c->ev)
+			event_free(c->ev);
+		close(fd);
+		free(c);
+		return -ENOMEM;
+	}
+	c->next = m->conns;
+	m->conns = c;
+	return 0;
+}
+
 static void accept_conn(struct kd_media *m, int lfd, enum conn_kind kind)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	struct ucred cred = { 0 };
-	struct conn *c;
 
 	if (fd < 0)
 		return;
@@ -605,27 +632,15 @@ static void accept_conn(struct kd_media *m, int lfd, enum conn_kind kind)
 		close(fd);
 		return;
 	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(fd);
-		return;
-	}
-	c->m = m;
-	c->kind = kind;
-	c->fd = fd;
-	c->pid = cred.pid;
-	for (size_t i = 0; i < KD_MEDIA_CODECS; i++)
-		c->subs[i].efd = -1;
-	c->ev = event_new(m->base, fd, EV_READ | EV_PERSIST, on_conn, c);
-	if (!c->ev || event_add(c->ev, NULL) < 0) {
-		if (c->ev)
-			event_free(c->ev);
-		close(fd);
-		free(c);
-		return;
-	}
-	c->next = m->conns;
-	m->conns = c;
+	adopt(m, fd, kind, &cred);
+}
+
+int kd_media_adopt(struct kd_media *m, int fd, bool ctl)
+{
+	struct ucred cred = { .pid = getpid() };
+
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return adopt(m, fd, ctl ? CONN_CTL : CONN_WORKER, &cred);
 }
 
 static void on_accept(evutil_socket_t fd, short what, void *arg)
