@@ -94,8 +94,8 @@ int kd_media_config_read(const struct kd_config *cfg,
 		 kd_config_get_or(cfg, "video", "codecs", ""));
 	snprintf(out->audio_source, sizeof(out->audio_source), "%s",
 		 kd_config_get_or(cfg, "audio", "source", "none"));
-	if (kd_config_get_long(cfg, "video", "width", 1920, 16, 7680, &w) ||
-	    kd_config_get_long(cfg, "video", "height", 1080, 16, 4320, &h) ||
+	if (kd_config_get_long(cfg, "video", "width", 1920, 16, 8192, &w) ||
+	    kd_config_get_long(cfg, "video", "height", 1080, 16, 8192, &h) ||
 	    kd_config_get_long(cfg, "video", "fps", 30, 1, 120, &fps))
 		return -EINVAL;
 	if (w % 2 || h % 2) {
