@@ -18,6 +18,7 @@
 
 #include "frame_ring.h"
 #include "log.h"
+#include "paramsets.h"
 
 #define GOP_FRAMES 600 /* a periodic IDR every ~20 s at 30 fps (§3.1 allows) */
 
@@ -49,6 +50,7 @@ struct kd_encoder {
 	int64_t last_pts;
 	uint64_t last_capture_ns;
 	bool logged_error;
+	struct kd_paramsets params; /* H.264/H.265 only */
 };
 
 static const char *const h264_candidates[] = { "h264_v4l2m2m", "libx264",
@@ -268,6 +270,11 @@ static int reopen(struct kd_encoder *e, const AVFrame *f, uint32_t bitrate)
 	if (!e->ctx)
 		return -EIO;
 	e->open_bitrate_kbps = bitrate;
+	kd_paramsets_init(&e->params,
+			  e->cfg.choice.codec == KDIPC__CODEC__CODEC_H265);
+	if (e->ctx->extradata_size > 0)
+		kd_paramsets_scan(&e->params, e->ctx->extradata,
+				  (size_t)e->ctx->extradata_size);
 	e->base_ns = 0;
 	e->last_pts = -1;
 	return 0;
@@ -299,6 +306,30 @@ static const AVFrame *to_encoder_format(struct kd_encoder *e, const AVFrame *f)
 	return e->conv;
 }
 
+static bool is_h26x(const struct kd_encoder *e)
+{
+	return e->cfg.choice.codec == KDIPC__CODEC__CODEC_H264 ||
+	       e->cfg.choice.codec == KDIPC__CODEC__CODEC_H265;
+}
+
+/* One packet into the ring; an H.26x keyframe without its parameter sets
+ * gets the last known ones in front (one self-contained access unit). */
+static int64_t publish_one(struct kd_encoder *e, const struct kd_frame_meta *m)
+{
+	size_t size = (size_t)e->pkt->size, prefix = 0;
+	uint8_t *dst;
+
+	if (is_h26x(e) && m->key &&
+	    !kd_paramsets_scan(&e->params, e->pkt->data, size))
+		prefix = e->params.len;
+	dst = kd_frame_ring_reserve(e->ring, prefix + size);
+	if (!dst)
+		return -EMSGSIZE;
+	memcpy(dst, e->params.buf, prefix);
+	memcpy(dst + prefix, e->pkt->data, size);
+	return kd_frame_ring_commit(e->ring, m);
+}
+
 static void publish_packets(struct kd_encoder *e, uint64_t capture_ns,
 			    uint64_t start_ns)
 {
@@ -312,8 +343,7 @@ static void publish_packets(struct kd_encoder *e, uint64_t capture_ns,
 			.capture_ns = capture_ns,
 			.encode_ns = now,
 		};
-		int64_t seq = kd_frame_ring_write(e->ring, &m, e->pkt->data,
-						  (size_t)e->pkt->size);
+		int64_t seq = publish_one(e, &m);
 
 		pthread_mutex_lock(&e->lock);
 		if (seq > 0) {

@@ -17,6 +17,7 @@
 #include "frame_ring.h"
 #include "media_client.h"
 #include "media_util.h"
+#include "paramsets.h"
 #include "source.h"
 #include "v4l2_format.h"
 #include "video_service.h"
@@ -335,6 +336,54 @@ START_TEST(test_quality_ratio)
 }
 END_TEST
 
+START_TEST(test_paramsets_h264)
+{
+	struct kd_paramsets ps;
+	/* SPS (3-byte start code), PPS, IDR slice */
+	static const uint8_t key_with[] = {
+		0, 0, 1, 0x67, 0x42, 0x00, 0x1f, 0, 0, 0, 1, 0x68, 0xce, 0x38,
+		0x80, 0, 0, 0, 1, 0x65, 0x88, 0x84, 0x00 };
+	static const uint8_t idr_only[] = { 0, 0, 0, 1, 0x65, 0x88, 0x80 };
+	static const uint8_t p_slice[] = { 0, 0, 0, 1, 0x41, 0x9a, 0x02 };
+	static const uint8_t want[] = { 0, 0, 0, 1, 0x67, 0x42, 0x00, 0x1f,
+					0, 0, 0, 1, 0x68, 0xce, 0x38, 0x80 };
+
+	kd_paramsets_init(&ps, false);
+	ck_assert(!kd_paramsets_scan(&ps, idr_only, sizeof(idr_only)));
+	ck_assert_uint_eq(kd_paramsets_prefix(&ps, idr_only, sizeof(idr_only)),
+			  0); /* nothing known yet */
+	ck_assert(kd_paramsets_scan(&ps, key_with, sizeof(key_with)));
+	ck_assert_uint_eq(kd_paramsets_prefix(&ps, key_with, sizeof(key_with)),
+			  0);
+	ck_assert_uint_eq(ps.len, sizeof(want));
+	ck_assert_int_eq(memcmp(ps.buf, want, sizeof(want)), 0);
+	ck_assert(!kd_paramsets_scan(&ps, p_slice, sizeof(p_slice)));
+	ck_assert_uint_eq(ps.len, sizeof(want)); /* kept */
+	ck_assert_uint_eq(kd_paramsets_prefix(&ps, idr_only, sizeof(idr_only)),
+			  sizeof(want));
+}
+END_TEST
+
+START_TEST(test_paramsets_hevc)
+{
+	struct kd_paramsets ps;
+	/* VPS (32), SPS (33), PPS (34), IDR_W_RADL (19) */
+	static const uint8_t key[] = {
+		0, 0, 0, 1, 0x40, 0x01, 0x0c, 0, 0, 0, 1, 0x42, 0x01, 0x01,
+		0, 0, 0, 1, 0x44, 0x01, 0xc1, 0, 0, 0, 1, 0x26, 0x01, 0xaf };
+	static const uint8_t idr[] = { 0, 0, 0, 1, 0x26, 0x01, 0xaf, 0x10 };
+
+	kd_paramsets_init(&ps, true);
+	ck_assert(kd_paramsets_scan(&ps, key, sizeof(key)));
+	ck_assert_uint_eq(ps.len, 21);
+	ck_assert_uint_eq(kd_paramsets_prefix(&ps, idr, sizeof(idr)), 21);
+	ck_assert_uint_eq(kd_paramsets_prefix(&ps, key, sizeof(key)), 0);
+	/* garbage without start codes: nothing found, nothing kept */
+	ck_assert(!kd_paramsets_scan(&ps, (const uint8_t *)"\x42\x01", 2));
+	ck_assert_uint_eq(ps.len, 21);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("media_units");
@@ -353,6 +402,8 @@ int main(void)
 	tcase_add_test(tc, test_encoder_converts_and_publishes);
 	tcase_add_test(tc, test_choose_codec);
 	tcase_add_test(tc, test_quality_ratio);
+	tcase_add_test(tc, test_paramsets_h264);
+	tcase_add_test(tc, test_paramsets_hevc);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
