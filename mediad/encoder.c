@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavutil/hwcontext.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
@@ -53,12 +54,14 @@ struct kd_encoder {
 	struct kd_paramsets params; /* H.264/H.265 only */
 };
 
-static const char *const h264_candidates[] = { "h264_v4l2m2m", "libx264",
-					       "libopenh264", NULL };
-static const char *const h265_candidates[] = { "hevc_v4l2m2m", "libx265",
-					       NULL };
-static const char *const vp8_candidates[] = { "vp8_v4l2m2m", "libvpx", NULL };
-static const char *const vp9_candidates[] = { "libvpx-vp9", NULL };
+static const char *const h264_candidates[] = { "h264_v4l2m2m", "h264_vaapi",
+					       "libx264", "libopenh264", NULL };
+static const char *const h265_candidates[] = { "hevc_v4l2m2m", "hevc_vaapi",
+					       "libx265", NULL };
+static const char *const vp8_candidates[] = { "vp8_v4l2m2m", "vp8_vaapi",
+					      "libvpx", NULL };
+static const char *const vp9_candidates[] = { "vp9_vaapi", "libvpx-vp9",
+					      NULL };
 static const char *const av1_candidates[] = { "libaom-av1", "libsvtav1",
 					      "librav1e", NULL };
 static const char *const no_candidates[] = { NULL };
@@ -157,6 +160,11 @@ static bool usable_direct(const AVCodec *c, int fmt)
 		fmt == AV_PIX_FMT_YUVJ420P) && takes_pix_fmt(c, fmt);
 }
 
+static bool is_vaapi(const char *name)
+{
+	return strstr(name, "_vaapi") != NULL;
+}
+
 static void set_realtime_options(AVCodecContext *ctx, const char *name)
 {
 	void *priv = ctx->priv_data;
@@ -186,9 +194,43 @@ static void set_realtime_options(AVCodecContext *ctx, const char *name)
 	} else if (!strcmp(name, "libsvtav1")) {
 		av_opt_set_int(priv, "preset", 12, 0);
 		av_opt_set(priv, "svtav1-params", "pred-struct=1", 0);
+	} else if (is_vaapi(name)) {
+		av_opt_set(priv, "rc_mode", "VBR", 0);
+		av_opt_set_int(priv, "async_depth", 1, 0);
 	} else if (!strcmp(name, "librav1e")) {
 		av_opt_set_int(priv, "speed", 10, 0);
 	}
+}
+
+/* VAAPI encoders take GPU surfaces: a frames pool of NV12 surfaces on the
+ * default render node; frames are uploaded before encoding. */
+static int setup_vaapi(AVCodecContext *ctx)
+{
+	AVBufferRef *dev = NULL, *frames;
+	AVHWFramesContext *fc;
+	int r;
+
+	if (av_hwdevice_ctx_create(&dev, AV_HWDEVICE_TYPE_VAAPI, NULL, NULL,
+				   0) < 0)
+		return -ENODEV;
+	frames = av_hwframe_ctx_alloc(dev);
+	av_buffer_unref(&dev);
+	if (!frames)
+		return -ENOMEM;
+	fc = (AVHWFramesContext *)frames->data;
+	fc->format = AV_PIX_FMT_VAAPI;
+	fc->sw_format = AV_PIX_FMT_NV12;
+	fc->width = ctx->width;
+	fc->height = ctx->height;
+	fc->initial_pool_size = 4;
+	r = av_hwframe_ctx_init(frames);
+	if (r < 0) {
+		av_buffer_unref(&frames);
+		return -ENODEV;
+	}
+	ctx->pix_fmt = AV_PIX_FMT_VAAPI;
+	ctx->hw_frames_ctx = frames;
+	return 0;
 }
 
 static AVCodecContext *open_context(const char *name, uint32_t width,
@@ -219,6 +261,10 @@ static AVCodecContext *open_context(const char *name, uint32_t width,
 	ctx->flags &= ~AV_CODEC_FLAG_GLOBAL_HEADER;
 	ctx->thread_count = 0; /* as ffmpeg: the encoder picks */
 	set_realtime_options(ctx, name);
+	if (is_vaapi(name) && setup_vaapi(ctx) < 0) {
+		avcodec_free_context(&ctx);
+		return NULL;
+	}
 	if (avcodec_open2(ctx, codec, NULL) < 0) {
 		avcodec_free_context(&ctx);
 		return NULL;
@@ -281,15 +327,21 @@ static int reopen(struct kd_encoder *e, const AVFrame *f, uint32_t bitrate)
 }
 
 /* Converts only when the encoder does not take the source's format. */
+static enum AVPixelFormat sw_format(const struct kd_encoder *e)
+{
+	return e->ctx->pix_fmt == AV_PIX_FMT_VAAPI ? AV_PIX_FMT_NV12
+						   : e->ctx->pix_fmt;
+}
+
 static const AVFrame *to_encoder_format(struct kd_encoder *e, const AVFrame *f)
 {
-	if (f->format == e->ctx->pix_fmt)
+	if (f->format == sw_format(e))
 		return f;
 	if (!e->conv) {
 		e->conv = av_frame_alloc();
 		if (!e->conv)
 			return NULL;
-		e->conv->format = e->ctx->pix_fmt;
+		e->conv->format = sw_format(e);
 		e->conv->width = e->ctx->width;
 		e->conv->height = e->ctx->height;
 		if (av_frame_get_buffer(e->conv, 0) < 0)
@@ -297,7 +349,7 @@ static const AVFrame *to_encoder_format(struct kd_encoder *e, const AVFrame *f)
 	}
 	e->sws = sws_getCachedContext(e->sws, f->width, f->height, f->format,
 				      e->ctx->width, e->ctx->height,
-				      e->ctx->pix_fmt, SWS_FAST_BILINEAR,
+				      sw_format(e), SWS_FAST_BILINEAR,
 				      NULL, NULL, NULL);
 	if (!e->sws)
 		return NULL;
@@ -393,10 +445,20 @@ static void encode_one(struct kd_encoder *e, AVFrame *f, uint64_t capture_ns,
 	if (pts <= e->last_pts)
 		pts = e->last_pts + 1;
 	e->last_pts = pts;
-	/* The encoder must not keep our reference: hand it a shallow copy. */
-	enc = av_frame_clone(in);
-	if (!enc)
-		return;
+	if (e->ctx->pix_fmt == AV_PIX_FMT_VAAPI) {
+		enc = av_frame_alloc();
+		if (!enc || av_hwframe_get_buffer(e->ctx->hw_frames_ctx, enc,
+						  0) < 0 ||
+		    av_hwframe_transfer_data(enc, in, 0) < 0) {
+			av_frame_free(&enc);
+			return;
+		}
+	} else {
+		/* The encoder must not keep our reference: a new one. */
+		enc = av_frame_clone(in);
+		if (!enc)
+			return;
+	}
 	enc->pts = pts;
 	enc->pict_type = key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
 	enc->key_frame = key;
