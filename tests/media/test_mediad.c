@@ -352,6 +352,34 @@ START_TEST(test_ctl_status)
 }
 END_TEST
 
+/* A capture device that is not there: mediad still starts, offers its
+ * encoders, reports no signal, retries in the background and says so once
+ * - not once per retry. */
+START_TEST(test_missing_device_logged_once)
+{
+	struct kd_test_mediad dev;
+	struct event_base *base = event_base_new();
+	struct viewer v;
+	bool never = false;
+
+	ck_assert_int_eq(kd_test_mediad_setup_source(&dev, "/dev/video-kd-none",
+						     W, H, 30), 0);
+	ck_assert_int_eq(kd_test_mediad_start(&dev), 0);
+	viewer_init(&v, base, dev.sock);
+	ck_assert(!kd_media_client_status(v.mc)->signal);
+	ck_assert(kd_media_client_offers(v.mc, KDIPC__CODEC__CODEC_VP8));
+	v.target = 1;
+	kd_media_client_subscribe(v.mc, KDIPC__CODEC__CODEC_VP8);
+	ck_assert(kd_test_run_until(base, &v.subscribed, 5000));
+	kd_test_run_until(base, &never, 3000); /* several retries */
+	ck_assert_int_eq(v.frames, 0);
+	ck_assert_int_eq(kd_test_mediad_log_count(&dev, "lost"), 1);
+	viewer_free(&v);
+	event_base_free(base);
+	kd_test_mediad_cleanup(&dev);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mediad");
@@ -368,6 +396,7 @@ int main(void)
 	tcase_add_test(tc, test_restart_mediad);
 	tcase_add_test(tc, test_malformed_closes_only_that_connection);
 	tcase_add_test(tc, test_ctl_status);
+	tcase_add_test(tc, test_missing_device_logged_once);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
