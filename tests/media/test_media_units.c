@@ -263,6 +263,63 @@ START_TEST(test_encoder_converts_and_publishes)
 }
 END_TEST
 
+/* The source changes size (an HDMI mode switch): the encoder reopens and
+ * the first frame at the new size is a keyframe; a keyframe request is
+ * honoured on the next frame. */
+START_TEST(test_encoder_resize_and_keyframe_request)
+{
+	struct kd_encoder_choice choice;
+	struct kd_frame_ring_params rp = { .codec = KDIPC__CODEC__CODEC_H264 };
+	struct kd_frame_ring_writer *ring;
+	struct kd_frame_ring_reader *rd;
+	struct kd_encoder *enc;
+	struct kd_encoder_config cfg = { .fps = 30 };
+	struct kd_frame_view fv;
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
+	static const struct { int w, h; bool want_key, ask_key; } steps[] = {
+		{ 320, 240, true, false }, { 320, 240, false, false },
+		{ 640, 360, true, false }, { 640, 360, false, false },
+		{ 640, 360, true, true }, { 640, 360, false, false },
+	};
+	uint64_t t = kd_frame_ring_now_ns();
+	eventfd_t n;
+
+	ck_assert_int_eq(kd_encoder_probe(KDIPC__CODEC__CODEC_H264, 320, 240,
+					  30, &choice), 0);
+	cfg.choice = choice;
+	ck_assert_int_eq(kd_frame_ring_writer_create(&rp, &ring), 0);
+	ck_assert_int_eq(kd_frame_ring_reader_open(kd_frame_ring_writer_fd(ring),
+						   &rd), 0);
+	ck_assert_int_eq(kd_encoder_start(&cfg, ring, efd, &enc), 0);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		AVFrame *f = av_frame_alloc();
+
+		f->format = AV_PIX_FMT_YUV420P;
+		f->width = steps[i].w;
+		f->height = steps[i].h;
+		ck_assert_int_eq(av_frame_get_buffer(f, 0), 0);
+		for (int p = 0; p < 3; p++)
+			memset(f->data[p], (int)(60 + i * 20),
+			       (size_t)f->linesize[p] * (size_t)(p ? f->height / 2
+								 : f->height));
+		if (steps[i].ask_key)
+			kd_encoder_request_keyframe(enc);
+		t += 40000000; /* 25 fps: never skipped by the fps ceiling */
+		kd_encoder_submit(enc, f, t);
+		ck_assert_int_eq(eventfd_read(efd, &n), 0);
+		ck_assert_int_eq(kd_frame_ring_peek(rd, i + 1, &fv), 0);
+		ck_assert_uint_eq(fv.width, (uint32_t)steps[i].w);
+		ck_assert_msg(!!(fv.flags & KD_FRAME_FLAG_KEY) == steps[i].want_key,
+			      "frame %zu key flag", i);
+		av_frame_free(&f);
+	}
+	kd_encoder_stop(enc);
+	kd_frame_ring_reader_destroy(rd);
+	kd_frame_ring_writer_destroy(ring);
+	close(efd);
+}
+END_TEST
+
 static struct kd_media_status offers(int n, const uint32_t *codecs,
 				     const bool *hw)
 {
@@ -403,6 +460,7 @@ int main(void)
 	tcase_add_test(tc, test_choose_codec);
 	tcase_add_test(tc, test_quality_ratio);
 	tcase_add_test(tc, test_paramsets_h264);
+	tcase_add_test(tc, test_encoder_resize_and_keyframe_request);
 	tcase_add_test(tc, test_paramsets_hevc);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
