@@ -344,6 +344,21 @@ START_TEST(test_slow_client_drops_to_keyframe)
 	ck_assert(frame_of(1)->key);
 	ck_assert_int_eq(frame_of(1)->data.data[0], 5);
 	ck_assert_int_eq(frame_of(2)->data.data[0], 6);
+	/* Falling behind again at once: no second keyframe request within a
+	 * second (every viewer would pay for it), but one after it. */
+	req = M.keyframe_requests;
+	W.queued = 4u << 20;
+	publish(7, false, 640, 360, true);
+	spin(50);
+	W.queued = 0;
+	publish(8, false, 640, 360, true);
+	spin(50);
+	ck_assert_int_eq(M.keyframe_requests, req);
+	spin(1000);
+	publish(9, false, 640, 360, true);
+	spin(50);
+	ck_assert_int_eq(M.keyframe_requests, req + 1);
+	ck_assert_int_eq(W.n_sent, 3);
 }
 END_TEST
 
