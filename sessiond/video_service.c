@@ -319,11 +319,40 @@ static void start_stream(struct video *v)
 
 /* ---- mediad link callbacks ---- */
 
+/* mediad came (back) with other encoders than PeerInfo announced: tell the
+ * client (spec session §2.1, item 5). */
+static void update_encoding(struct video *v)
+{
+	Hbb__Message m = HBB__MESSAGE__INIT;
+	Hbb__Misc misc = HBB__MISC__INIT;
+	Hbb__SupportedEncoding now = HBB__SUPPORTED_ENCODING__INIT;
+
+	now.h264 = kd_media_client_offers(v->mc, KDIPC__CODEC__CODEC_H264);
+	now.h265 = kd_media_client_offers(v->mc, KDIPC__CODEC__CODEC_H265);
+	now.vp8 = kd_media_client_offers(v->mc, KDIPC__CODEC__CODEC_VP8);
+	now.av1 = kd_media_client_offers(v->mc, KDIPC__CODEC__CODEC_AV1);
+	if (now.h264 == v->encoding.h264 && now.h265 == v->encoding.h265 &&
+	    now.vp8 == v->encoding.vp8 && now.av1 == v->encoding.av1)
+		return;
+	v->encoding.h264 = now.h264;
+	v->encoding.h265 = now.h265;
+	v->encoding.vp8 = now.vp8;
+	v->encoding.av1 = now.av1;
+	misc.union_case = HBB__MISC__UNION_SUPPORTED_ENCODING;
+	misc.supported_encoding = &now;
+	m.union_case = HBB__MESSAGE__UNION_MISC;
+	m.misc = &misc;
+	kd_worker_send(v->w, &m);
+}
+
 static void on_status(void *ctx, const struct kd_media_status *st)
 {
 	struct video *v = ctx;
 
-	if (v->logged_in && !v->codec)
+	if (!v->logged_in)
+		return;
+	update_encoding(v);
+	if (!v->codec)
 		start_stream(v);
 }
 

@@ -81,6 +81,32 @@ static void send_media(Kdipc__MediaToWorker *m, int fd)
 	ck_assert_int_eq(kd_ipc_send(M.cfd, &m->base, fd), 0);
 }
 
+/* MediaStatus 640x360 with H.264 and (n_encoders == 2) VP8. */
+static void send_status(size_t n_encoders)
+{
+	Kdipc__MediaToWorker rep = KDIPC__MEDIA_TO_WORKER__INIT;
+	Kdipc__MediaStatus st = KDIPC__MEDIA_STATUS__INIT;
+	Kdipc__SourceMode mode = KDIPC__SOURCE_MODE__INIT;
+	Kdipc__EncoderInfo e1 = KDIPC__ENCODER_INFO__INIT,
+			   e2 = KDIPC__ENCODER_INFO__INIT, *es[2] = { &e1, &e2 };
+
+	mode.width = 640;
+	mode.height = 360;
+	mode.fps = 30;
+	mode.source = "testpattern";
+	mode.signal = true;
+	e1.codec = KDIPC__CODEC__CODEC_H264;
+	e1.encoder = "libx264";
+	e2.codec = KDIPC__CODEC__CODEC_VP8;
+	e2.encoder = "libvpx";
+	st.mode = &mode;
+	st.n_encoders = n_encoders;
+	st.encoders = es;
+	rep.msg_case = KDIPC__MEDIA_TO_WORKER__MSG_STATUS;
+	rep.status = &st;
+	send_media(&rep, -1);
+}
+
 static void on_media_msg(evutil_socket_t fd, short what, void *arg)
 {
 	ProtobufCMessage *msg;
@@ -94,31 +120,12 @@ static void on_media_msg(evutil_socket_t fd, short what, void *arg)
 		switch (w->msg_case) {
 		case KDIPC__WORKER_TO_MEDIA__MSG_HELLO: {
 			Kdipc__Hello h;
-			Kdipc__MediaStatus st = KDIPC__MEDIA_STATUS__INIT;
-			Kdipc__SourceMode mode = KDIPC__SOURCE_MODE__INIT;
-			Kdipc__EncoderInfo e1 = KDIPC__ENCODER_INFO__INIT,
-					   e2 = KDIPC__ENCODER_INFO__INIT,
-					   *es[2] = { &e1, &e2 };
 
 			kd_ipc_hello_init(&h, "mediad", 0);
 			rep.msg_case = KDIPC__MEDIA_TO_WORKER__MSG_HELLO;
 			rep.hello = &h;
 			send_media(&rep, -1);
-			mode.width = 640;
-			mode.height = 360;
-			mode.fps = 30;
-			mode.source = "testpattern";
-			mode.signal = true;
-			e1.codec = KDIPC__CODEC__CODEC_H264;
-			e1.encoder = "libx264";
-			e2.codec = KDIPC__CODEC__CODEC_VP8;
-			e2.encoder = "libvpx";
-			st.mode = &mode;
-			st.n_encoders = 2;
-			st.encoders = es;
-			rep.msg_case = KDIPC__MEDIA_TO_WORKER__MSG_STATUS;
-			rep.status = &st;
-			send_media(&rep, -1);
+			send_status(2);
 			break;
 		}
 		case KDIPC__WORKER_TO_MEDIA__MSG_SUBSCRIBE: {
@@ -432,6 +439,26 @@ START_TEST(test_refresh_and_options)
 }
 END_TEST
 
+START_TEST(test_encoding_update_after_login)
+{
+	Hbb__PeerInfo pi = HBB__PEER_INFO__INIT;
+
+	kd_video_service.fill_peer_info(state, &pi);
+	login();
+	clear_sent(&W);
+	send_status(2); /* unchanged: nothing to say */
+	spin(50);
+	ck_assert_int_eq(W.n_sent, 0);
+	send_status(1); /* VP8 gone (e.g. mediad restarted with codecs=h264) */
+	spin(50);
+	ck_assert_int_eq(W.n_sent, 1);
+	ck_assert_int_eq(W.sent[0]->misc->union_case,
+			 HBB__MISC__UNION_SUPPORTED_ENCODING);
+	ck_assert(W.sent[0]->misc->supported_encoding->h264);
+	ck_assert(!W.sent[0]->misc->supported_encoding->vp8);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("video_service");
@@ -447,6 +474,7 @@ int main(void)
 	tcase_add_test(tc, test_slow_client_drops_to_keyframe);
 	tcase_add_test(tc, test_lapped_reader_resyncs);
 	tcase_add_test(tc, test_refresh_and_options);
+	tcase_add_test(tc, test_encoding_update_after_login);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
