@@ -17,6 +17,8 @@
 #include "frame_ring.h"
 #include "media_client.h"
 #include "media_util.h"
+#include "mjpeg_decoder.h"
+#include <event2/event.h>
 #include "paramsets.h"
 #include "source.h"
 #include "v4l2_format.h"
@@ -183,6 +185,51 @@ START_TEST(test_convert_mjpeg)
 					 pkt->data, (size_t)pkt->size, &f), 0);
 	av_packet_free(&pkt);
 	kd_v4l2_converter_free(&cv);
+}
+END_TEST
+
+struct mj_result {
+	bool got;
+	int w, h;
+	uint64_t ns;
+};
+
+static void on_mj(void *ctx, const AVFrame *f, uint64_t ns)
+{
+	struct mj_result *r = ctx;
+
+	r->got = true;
+	r->w = f->width;
+	r->h = f->height;
+	r->ns = ns;
+}
+
+/* MJPEG decoded on a thread, handed back to the loop; broken JPEGs are
+ * counted and produce nothing. */
+START_TEST(test_mjpeg_decoder_thread)
+{
+	struct event_base *base = event_base_new();
+	struct kd_mjpeg_decoder *d;
+	struct mj_result r = { 0 };
+	AVPacket *pkt = make_jpeg(320, 240);
+	uint8_t junk[2048];
+	bool never = false;
+
+	ck_assert_int_eq(kd_mjpeg_decoder_create(base, on_mj, &r, &d), 0);
+	kd_mjpeg_decoder_submit(d, pkt->data, (size_t)pkt->size, 1234);
+	ck_assert(kd_test_run_until(base, &r.got, 5000));
+	ck_assert_int_eq(r.w, 320);
+	ck_assert_int_eq(r.h, 240);
+	ck_assert_uint_eq(r.ns, 1234);
+	r.got = false;
+	memset(junk, 0x33, sizeof(junk));
+	kd_mjpeg_decoder_submit(d, junk, sizeof(junk), 5);
+	kd_test_run_until(base, &never, 200);
+	ck_assert(!r.got);
+	ck_assert_uint_eq(kd_mjpeg_decoder_errors(d), 1);
+	kd_mjpeg_decoder_destroy(d);
+	av_packet_free(&pkt);
+	event_base_free(base);
 }
 END_TEST
 
@@ -456,6 +503,7 @@ int main(void)
 	tcase_add_test(tc, test_pool_exhaustion_skips);
 	tcase_add_test(tc, test_convert_mjpeg);
 	tcase_add_test(tc, test_bitrate_table);
+	tcase_add_test(tc, test_mjpeg_decoder_thread);
 	tcase_add_test(tc, test_encoder_converts_and_publishes);
 	tcase_add_test(tc, test_choose_codec);
 	tcase_add_test(tc, test_quality_ratio);
