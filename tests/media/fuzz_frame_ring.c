@@ -73,20 +73,15 @@ static void patched_ring(const uint8_t *data, size_t size)
 		kd_frame_ring_write(w, &m, payload, 500 + (size_t)i * 200);
 	}
 	fd = kd_frame_ring_writer_fd(w);
-	total = (size_t)lseek(fd, 0, SEEK_END);
-	map = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map != MAP_FAILED) {
-		/* patches: 3 bytes offset (scaled into the first pages and
-		 * the slots), 1 byte value */
-		for (size_t i = 0; i + 4 <= size; i += 4) {
-			size_t off = ((size_t)data[i] | (size_t)data[i + 1] << 8 |
-				      (size_t)data[i + 2] << 16) % total;
+	map = kd_frame_ring_writer_map(w, &total);
+	/* patches: 3 bytes offset, 1 byte value */
+	for (size_t i = 0; i + 4 <= size; i += 4) {
+		size_t off = ((size_t)data[i] | (size_t)data[i + 1] << 8 |
+			      (size_t)data[i + 2] << 16) % total;
 
-			map[off] = data[i + 3];
-		}
-		munmap(map, total);
-		read_everything(fd);
+		map[off] = data[i + 3];
 	}
+	read_everything(fd);
 	kd_frame_ring_writer_destroy(w);
 }
 
