@@ -368,6 +368,23 @@ static bool codec_index(Kdipc__Codec codec, size_t *idx)
 	return true;
 }
 
+/* The fd a Subscribe carries must be an eventfd, and writing to it must
+ * never block the loop (a hostile worker could pass a full pipe). */
+static bool usable_eventfd(int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n >= 0) {
+		link[n] = 0;
+		if (strcmp(link, "anon_inode:[eventfd]") != 0)
+			return false;
+	}
+	return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0;
+}
+
 static void handle_subscribe(struct conn *c, const Kdipc__Subscribe *s, int efd)
 {
 	struct kd_media *m = c->m;
@@ -459,8 +476,11 @@ static bool handle_worker(struct conn *c, Kdipc__WorkerToMedia *msg, int fd)
 		return true;
 	}
 	if (msg->msg_case == KDIPC__WORKER_TO_MEDIA__MSG_SUBSCRIBE) {
-		if (fd < 0 || !msg->subscribe)
+		if (fd < 0 || !msg->subscribe || !usable_eventfd(fd)) {
+			if (fd >= 0)
+				close(fd);
 			return false;
+		}
 		handle_subscribe(c, msg->subscribe, fd);
 		return true;
 	}

@@ -308,6 +308,52 @@ START_TEST(test_malformed_closes_only_that_connection)
 }
 END_TEST
 
+/* Waits until mediad closes fd (recv 0), skipping what it sent first. */
+static bool closed_by_peer(int fd)
+{
+	char buf[4096];
+
+	for (int i = 0; i < 300; i++) {
+		ssize_t r = kd_unix_recv(fd, buf, sizeof(buf), NULL);
+
+		if (r == 0)
+			return true;
+		if (r == -EAGAIN)
+			usleep(10000);
+	}
+	return false;
+}
+
+/* Subscribe must carry an eventfd: a pipe (which could block mediad's
+ * loop when full) closes that connection. */
+START_TEST(test_subscribe_with_pipe_refused)
+{
+	int fd = kd_unix_connect(md.sock), p[2];
+	Kdipc__WorkerToMedia m = KDIPC__WORKER_TO_MEDIA__INIT;
+	Kdipc__Subscribe sub = KDIPC__SUBSCRIBE__INIT;
+	Kdipc__Hello hello;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pipe(p), 0);
+	kd_ipc_hello_init(&hello, "sessiond-worker", 9);
+	m.msg_case = KDIPC__WORKER_TO_MEDIA__MSG_HELLO;
+	m.hello = &hello;
+	ck_assert_int_eq(kd_ipc_send(fd, &m.base, -1), 0);
+	sub.codec = KDIPC__CODEC__CODEC_VP8;
+	m.msg_case = KDIPC__WORKER_TO_MEDIA__MSG_SUBSCRIBE;
+	m.subscribe = &sub;
+	ck_assert_int_eq(kd_ipc_send(fd, &m.base, p[1]), 0);
+	ck_assert(closed_by_peer(fd));
+	close(fd);
+	close(p[0]);
+	close(p[1]);
+	/* mediad is still there for everybody else */
+	fd = kd_unix_connect(md.sock);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_ctl_status)
 {
 	int fd = kd_unix_connect(md.ctl_sock);
@@ -396,6 +442,7 @@ int main(void)
 	tcase_add_test(tc, test_restart_mediad);
 	tcase_add_test(tc, test_malformed_closes_only_that_connection);
 	tcase_add_test(tc, test_ctl_status);
+	tcase_add_test(tc, test_subscribe_with_pipe_refused);
 	tcase_add_test(tc, test_missing_device_logged_once);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
