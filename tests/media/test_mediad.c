@@ -354,6 +354,68 @@ START_TEST(test_subscribe_with_pipe_refused)
 }
 END_TEST
 
+/* mediad's one-line state from its control socket. */
+static void ctl_state(char *out, size_t len)
+{
+	int fd = kd_unix_connect(md.ctl_sock);
+	Kdipc__CtlRequest req = KDIPC__CTL_REQUEST__INIT;
+	Kdipc__StatusRequest sr = KDIPC__STATUS_REQUEST__INIT;
+	Kdipc__Hello hello;
+	int got = 0;
+
+	ck_assert_int_ge(fd, 0);
+	kd_ipc_hello_init(&hello, "kvmdeskctl", 0);
+	req.msg_case = KDIPC__CTL_REQUEST__MSG_HELLO;
+	req.hello = &hello;
+	kd_ipc_send(fd, &req.base, -1);
+	req.msg_case = KDIPC__CTL_REQUEST__MSG_STATUS;
+	req.status = &sr;
+	kd_ipc_send(fd, &req.base, -1);
+	for (int i = 0; i < 500 && got < 2; i++) {
+		ProtobufCMessage *msg = NULL;
+		int r = kd_ipc_recv(fd, &kdipc__ctl_reply__descriptor, &msg,
+				    NULL);
+
+		if (r == -EAGAIN) {
+			usleep(10000);
+			continue;
+		}
+		ck_assert_int_eq(r, 0);
+		if (((Kdipc__CtlReply *)msg)->msg_case ==
+		    KDIPC__CTL_REPLY__MSG_STATUS)
+			snprintf(out, len, "%s",
+				 ((Kdipc__CtlReply *)msg)->status->state);
+		protobuf_c_message_free_unpacked(msg, NULL);
+		got++;
+	}
+	close(fd);
+}
+
+/* Encoding happens only while somebody watches. */
+START_TEST(test_no_viewer_no_encoder)
+{
+	struct event_base *base = event_base_new();
+	struct viewer v;
+	char line[256];
+	bool never = false;
+
+	ctl_state(line, sizeof(line));
+	ck_assert_ptr_null(strstr(line, "vp8:"));
+	viewer_init(&v, base, md.sock);
+	v.target = 1000000;
+	kd_media_client_subscribe(v.mc, KDIPC__CODEC__CODEC_VP8);
+	ck_assert(kd_test_run_until(base, &v.subscribed, 5000));
+	ctl_state(line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, "vp8:1"));
+	kd_media_client_unsubscribe(v.mc);
+	kd_test_run_until(base, &never, 200);
+	ctl_state(line, sizeof(line));
+	ck_assert_msg(strstr(line, "vp8:") == NULL, "still encoding: %s", line);
+	viewer_free(&v);
+	event_base_free(base);
+}
+END_TEST
+
 START_TEST(test_ctl_status)
 {
 	int fd = kd_unix_connect(md.ctl_sock);
@@ -442,6 +504,7 @@ int main(void)
 	tcase_add_test(tc, test_restart_mediad);
 	tcase_add_test(tc, test_malformed_closes_only_that_connection);
 	tcase_add_test(tc, test_ctl_status);
+	tcase_add_test(tc, test_no_viewer_no_encoder);
 	tcase_add_test(tc, test_subscribe_with_pipe_refused);
 	tcase_add_test(tc, test_missing_device_logged_once);
 	suite_add_tcase(s, tc);
