@@ -60,6 +60,7 @@ static const struct known_key known_keys[] = {
 	{ "video", "width", V_INT, 16, 8192, NULL },
 	{ "video", "height", V_INT, 16, 8192, NULL },
 	{ "video", "fps", V_INT, 1, 120, NULL },
+	{ "video", "codecs", V_TEXT, 0, 0, NULL },
 	{ "audio", "source", V_NONEMPTY, 0, 0, NULL },
 	{ "hid", "backend", V_CHOICE, 0, 0, "hidg|uinput|file" },
 	{ "hid", "keyboard", V_PATH, 0, 0, NULL },
