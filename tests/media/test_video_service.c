@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "frame_ring.h"
+#include "input_service.h"
 #include "ipc.h"
 #include "media_util.h"
 #include "unix_socket.h"
@@ -52,6 +53,16 @@ int kd_worker_send(struct kd_worker *w, const Hbb__Message *msg)
 void kd_worker_close(struct kd_worker *w, const char *reason)
 {
 	snprintf(w->closed, sizeof(w->closed), "%s", reason);
+}
+
+/* The input service learns the new display size from the video service;
+ * this worker has none. */
+static int32_t input_display_w, input_display_h;
+void kd_input_service_display_changed(struct kd_worker *w, int32_t width,
+				      int32_t height)
+{
+	input_display_w = width;
+	input_display_h = height;
 }
 
 static void clear_sent(struct kd_worker *w)
@@ -317,6 +328,9 @@ START_TEST(test_switch_display_before_new_size)
 	ck_assert_int_eq(W.sent[1]->misc->union_case,
 			 HBB__MISC__UNION_SWITCH_DISPLAY);
 	ck_assert_int_eq(W.sent[1]->misc->switch_display->width, 1280);
+	/* Pointer coordinates follow the new size (spec session §5.9). */
+	ck_assert_int_eq(input_display_w, 1280);
+	ck_assert_int_eq(input_display_h, 720);
 	ck_assert_int_eq(W.sent[1]->misc->switch_display->height, 720);
 	ck_assert(frame_of(2)->key);
 }
