@@ -2,8 +2,12 @@
  * helper adds one line here. */
 #include <stddef.h>
 
+#include "input_service.h"
+#include "video_service.h"
 #include "worker_service.h"
 
 const struct kd_worker_service *const kd_worker_services[] = {
+	&kd_video_service,
+	&kd_input_service,
 	NULL,
 };
