@@ -49,7 +49,7 @@ static bool port_free(int port, int type)
 	return ok;
 }
 
-static int pick_ports(void)
+int h_pick_ports(void)
 {
 	unsigned seed = (unsigned)getpid() ^ (unsigned)now_ms();
 	for (int tries = 0; tries < 200; tries++) {
@@ -79,7 +79,7 @@ void h_env_init(struct h_env *e, const char *name, const char *rdv_extra)
 	ck_assert_int_eq(mkdir(e->state, 0700), 0);
 	bool created;
 	ck_assert_int_eq(kd_identity_init(e->state, &created), 0);
-	e->port = pick_ports();
+	e->port = h_pick_ports();
 	e->relay_port = e->port + 1;
 	e->notify_fd = -1;
 	snprintf(e->hbbs.log, sizeof(e->hbbs.log), "%s/hbbs.log", e->dir);
