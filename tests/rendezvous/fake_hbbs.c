@@ -131,6 +131,15 @@ static bool same_addr(const struct sockaddr_storage *a,
 	return strcmp(x, y) == 0;
 }
 
+static bool is_loopback(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >>
+			24) == 127;
+	return a->ss_family == AF_INET6 &&
+	       IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr);
+}
+
 /* ---- the "database" ---------------------------------------------------- */
 
 static void db_save(void)
@@ -254,7 +263,8 @@ static void on_register_peer(const struct sockaddr_storage *from,
 	struct peer *p = peer_find(rp->id, true);
 	bool request_pk = true;
 	if (p) {
-		bool ip_change = !same_ip(&p->addr, from);
+		/* like hbbs: a loopback source never counts as a new IP */
+		bool ip_change = !same_ip(&p->addr, from) && !is_loopback(from);
 		request_pk = !p->has_pk || ip_change;
 		if (!request_pk) {
 			p->addr = *from;
