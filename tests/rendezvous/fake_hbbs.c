@@ -566,8 +566,10 @@ static void on_relay_response(Hbb__RelayResponse *rr)
 {
 	uint8_t sig[KD_SIGNED_ID_MAX];
 	ProtobufCBinaryData client = rr->socket_addr;
+	char *orig_id = NULL;
 	char id[64] = "";
 	if (rr->union_case == HBB__RELAY_RESPONSE__UNION_ID) {
+		orig_id = rr->id;
 		snprintf(id, sizeof(id), "%s", rr->id);
 		rr->union_case = HBB__RELAY_RESPONSE__UNION_PK;
 		rr->pk.data = sig;
@@ -582,7 +584,12 @@ static void on_relay_response(Hbb__RelayResponse *rr)
 	m.union_case = HBB__RENDEZVOUS_MESSAGE__UNION_RELAY_RESPONSE;
 	m.relay_response = rr;
 	answer_client(&client, &m, "RELAY_RESPONSE_FORWARD");
-	rr->union_case = HBB__RELAY_RESPONSE__UNION__NOT_SET; /* sig is ours */
+	/* give the unpacked message back what it owns */
+	rr->socket_addr = client;
+	if (orig_id) {
+		rr->union_case = HBB__RELAY_RESPONSE__UNION_ID;
+		rr->id = orig_id;
+	}
 }
 
 static void on_test_nat(struct bufferevent *bev,
