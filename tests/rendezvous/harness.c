@@ -217,17 +217,28 @@ void h_notify_read(struct h_env *e, char *out, size_t cap)
 
 void h_env_fini(struct h_env *e)
 {
+	h_stop(&e->rdv);
+	h_stop(&e->hbbs);
+	if (e->notify_fd >= 0)
+		close(e->notify_fd);
+	e->notify_fd = -1;
+	/* Logs go to stderr (meson shows them when the test failed), then
+	 * everything is removed. */
+	char cmd[1200];
+	if (e->dir[0]) {
+		snprintf(cmd, sizeof(cmd),
+			 "for f in '%s'/*.log; do [ -f \"$f\" ] && "
+			 "echo \"---- $f\" && tail -n 40 \"$f\"; done >&2; "
+			 "rm -rf '%s'", e->dir, e->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", e->dir);
+	}
 	if (e->run[0]) {
-		char cmd[400];
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->run);
 		if (system(cmd) != 0)
 			fprintf(stderr, "cannot remove %s\n", e->run);
 	}
-	if (e->notify_fd >= 0)
-		close(e->notify_fd);
-	e->notify_fd = -1;
-	h_stop(&e->rdv);
-	h_stop(&e->hbbs);
+	e->dir[0] = e->run[0] = '\0';
 }
 
 int h_count_lines(const char *path, const char *needle)
