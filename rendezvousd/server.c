@@ -73,6 +73,7 @@ struct kd_rdv_server {
 		time_t last_contact;
 		uint32_t reg_timeout_ms;
 		int fails;
+		int64_t bad_warned_ms;   /* last warning about a bad datagram */
 		uint64_t answers;
 		struct kd_backoff refused_backoff;
 		int nat_type;
@@ -356,7 +357,13 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		const char *why = "longer than any hbbs message";
 		if ((size_t)len > KD_RDV_MSG_MAX ||
 		    kd_hbbs_msg_parse(buf, (size_t)len, n, &why) < 0) {
-			kd_log_event(LOG_WARNING,
+			/* A warning a minute at most; the rest at debug. */
+			int64_t now = kd_rdv_now_ms();
+			bool warn = !s->rt.bad_warned_ms ||
+				    now - s->rt.bad_warned_ms >= 60000;
+			if (warn)
+				s->rt.bad_warned_ms = now;
+			kd_log_event(warn ? LOG_WARNING : LOG_DEBUG,
 				     &(struct kd_log_fields){
 					     .message_id =
 						     KD_MSGID_PROTOCOL_ERROR},

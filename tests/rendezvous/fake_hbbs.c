@@ -75,6 +75,7 @@ static struct {
 	char relay_server[128];
 	bool always_relay;
 	bool dup_notices;
+	bool garbage;
 	int force_pk_result;
 	const char *relay_key;
 	const char *db_path;
@@ -281,6 +282,19 @@ static void on_register_peer(const struct sockaddr_storage *from,
 	m.union_case = HBB__RENDEZVOUS_MESSAGE__UNION_REGISTER_PEER_RESPONSE;
 	m.register_peer_response = &r;
 	udp_send(from, &m);
+	if (g.garbage) {
+		/* not a RendezvousMessage, then a PunchHole without address */
+		static const uint8_t junk[] = {0xFF, 0xFF, 0xFF, 0x01};
+		static const uint8_t no_addr[] = {0x4A, 0x02, 0x18, 0x01};
+		sendto(g.udp_fd, junk, sizeof(junk), 0,
+		       (const struct sockaddr *)from,
+		       from->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						   : sizeof(struct sockaddr_in));
+		sendto(g.udp_fd, no_addr, sizeof(no_addr), 0,
+		       (const struct sockaddr *)from,
+		       from->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						   : sizeof(struct sockaddr_in));
+	}
 	if (g.config_serial > rp->serial) {
 		Hbb__RendezvousMessage cm = HBB__RENDEZVOUS_MESSAGE__INIT;
 		Hbb__ConfigUpdate cu = HBB__CONFIG_UPDATE__INIT;
@@ -846,7 +860,7 @@ static void usage(FILE *f)
 		"tests only.\n\n"
 		"usage: fake_hbbs --port P [--relay-port R] [--bind IP]\n"
 		"  [--key-file F] [--db F] [--relay-server HOST:PORT]\n"
-		"  [--always-relay] [--duplicate-notices]\n"
+		"  [--always-relay] [--duplicate-notices] [--garbage]\n"
 		"  [--answer-pk RESULT_NUMBER]\n"
 		"  [--relay-key KEY | --relay-key-is-pubkey]\n"
 		"  [--config-update SERIAL:SERVER]\n"
@@ -916,6 +930,7 @@ int main(int argc, char **argv)
 		{"relay-server", required_argument, NULL, 's'},
 		{"always-relay", no_argument, NULL, 'a'},
 		{"duplicate-notices", no_argument, NULL, 'D'},
+		{"garbage", no_argument, NULL, 'G'},
 		{"answer-pk", required_argument, NULL, 'x'},
 		{"relay-key", required_argument, NULL, 'K'},
 		{"relay-key-is-pubkey", no_argument, NULL, 'P'},
@@ -936,6 +951,7 @@ int main(int argc, char **argv)
 		case 's': snprintf(g.relay_server, sizeof(g.relay_server), "%s", optarg); break;
 		case 'a': g.always_relay = true; break;
 		case 'D': g.dup_notices = true; break;
+		case 'G': g.garbage = true; break;
 		case 'x': g.force_pk_result = atoi(optarg); break;
 		case 'K': g.relay_key = optarg; break;
 		case 'P': g.relay_key = g.pk_b64; break;

@@ -615,6 +615,53 @@ START_TEST(config_update_moves_server)
 }
 END_TEST
 
+/* Datagrams from anyone but hbbs are dropped; bad ones from hbbs are logged
+ * once and change nothing. */
+START_TEST(ignores_strangers_and_garbage)
+{
+	const char *extra[] = {"--garbage", NULL};
+	int sl, sc;
+	path_setup("strangers", extra, &sl, &sc);
+	char line[512];
+	ck_assert(h_last_line(env.hbbs.log, "REGISTER_PEER", line,
+			      sizeof(line)));
+	char *from = strstr(line, "from=127.0.0.1:");
+	ck_assert_ptr_nonnull(from);
+	int dev_port = atoi(from + strlen("from=127.0.0.1:"));
+
+	/* A PunchHole for the §5.1 example address from a stranger. */
+	static const uint8_t ph[] = {
+		0x4A, 0x1E, 0x0A, 0x0A, 0x9A, 0x1E, 0xF1, 0xAC, 0x68, 0x24,
+		0x86, 0xAE, 0x4A, 0x33, 0x12, 0x0E, 0x72, 0x73, 0x2E, 0x65,
+		0x78, 0x61, 0x6D, 0x70, 0x6C, 0x65, 0x2E, 0x63, 0x6F, 0x6D,
+		0x18, 0x01};
+	struct sockaddr_in to = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)dev_port)};
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_eq(sendto(u, ph, sizeof(ph), 0, (struct sockaddr *)&to,
+				sizeof(to)),
+			 (ssize_t)sizeof(ph));
+	close(u);
+	ck_assert(h_wait_lines(env.rdv.log, "dropping a datagram from", 1,
+			       3000) > 0);
+	sleep(2);
+	ck_assert_int_eq(h_count_lines(env.rdv.log, "request for client"), 0);
+	ck_assert_int_eq(h_count_lines(env.hbbs.log, "PUNCH_HOLE_SENT"), 0);
+	/* garbage after every answer: one warning, not one per datagram, and
+	 * the registration holds */
+	ck_assert(h_wait_lines(env.hbbs.log, "REGISTER_PEER", 4, 8000) > 0);
+	ck_assert_int_eq(h_count_lines(env.rdv.log, "<warning> hbbs"), 1);
+	ck_assert_int_ge(h_count_lines(env.rdv.log, "bad datagram"), 6);
+	char v[64];
+	ck_assert(h_ctl_status(&env, "server.0.registered", v, sizeof(v), NULL,
+			       0));
+	ck_assert_str_eq(v, "yes");
+	close(sc);
+	close(sl);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rendezvousd");
@@ -637,6 +684,7 @@ int main(void)
 		{"ipv6", ipv6_lan_falls_back_to_relay, 30},
 		{"two_servers", two_servers_one_down, 90},
 		{"config_update", config_update_moves_server, 30},
+		{"strangers", ignores_strangers_and_garbage, 30},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		TCase *tc = tcase_create(cases[i].name);
