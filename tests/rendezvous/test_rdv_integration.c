@@ -662,6 +662,32 @@ START_TEST(ignores_strangers_and_garbage)
 }
 END_TEST
 
+/* After 4 unanswered registrations the socket is re-created (new local
+ * port, name resolved again), like the real peer. */
+START_TEST(recreates_socket_after_failures)
+{
+	start_all("recreate", NULL, NULL);
+	wait_registered(1);
+	char first[512];
+	ck_assert(h_last_line(env.hbbs.log, "REGISTER_PEER", first,
+			      sizeof(first)));
+	sleep(4); /* at most once per 4 intervals (DNS_INTERVAL) */
+	h_stop(&env.hbbs);
+	ck_assert_msg(h_wait_lines(env.rdv.log, "opening a new socket", 1,
+				   15000) > 0,
+		      "socket not re-created");
+	h_start_hbbs(&env, NULL);
+	ck_assert(h_wait_lines(env.rdv.log, "registered with rendezvous server",
+			       2, 15000) > 0);
+	char second[512];
+	ck_assert(h_last_line(env.hbbs.log, "REGISTER_PEER", second,
+			      sizeof(second)));
+	/* "from=127.0.0.1:PORT": a new socket, a new port */
+	ck_assert_str_ne(strstr(first, "from="), strstr(second, "from="));
+	ck_assert_int_eq(h_count_lines(env.hbbs.log, "UUID_MISMATCH"), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rendezvousd");
@@ -685,6 +711,7 @@ int main(void)
 		{"two_servers", two_servers_one_down, 90},
 		{"config_update", config_update_moves_server, 30},
 		{"strangers", ignores_strangers_and_garbage, 30},
+		{"recreate", recreates_socket_after_failures, 60},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		TCase *tc = tcase_create(cases[i].name);
