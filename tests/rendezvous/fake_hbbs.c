@@ -76,6 +76,7 @@ static struct {
 	bool always_relay;
 	bool dup_notices;
 	bool garbage;
+	bool no_nat_port;
 	int force_pk_result;
 	const char *relay_key;
 	const char *db_path;
@@ -861,6 +862,7 @@ static void usage(FILE *f)
 		"usage: fake_hbbs --port P [--relay-port R] [--bind IP]\n"
 		"  [--key-file F] [--db F] [--relay-server HOST:PORT]\n"
 		"  [--always-relay] [--duplicate-notices] [--garbage]\n"
+		"  [--no-nat-port]\n"
 		"  [--answer-pk RESULT_NUMBER]\n"
 		"  [--relay-key KEY | --relay-key-is-pubkey]\n"
 		"  [--config-update SERIAL:SERVER]\n"
@@ -931,6 +933,7 @@ int main(int argc, char **argv)
 		{"always-relay", no_argument, NULL, 'a'},
 		{"duplicate-notices", no_argument, NULL, 'D'},
 		{"garbage", no_argument, NULL, 'G'},
+		{"no-nat-port", no_argument, NULL, 'N'},
 		{"answer-pk", required_argument, NULL, 'x'},
 		{"relay-key", required_argument, NULL, 'K'},
 		{"relay-key-is-pubkey", no_argument, NULL, 'P'},
@@ -952,6 +955,7 @@ int main(int argc, char **argv)
 		case 'a': g.always_relay = true; break;
 		case 'D': g.dup_notices = true; break;
 		case 'G': g.garbage = true; break;
+		case 'N': g.no_nat_port = true; break;
 		case 'x': g.force_pk_result = atoi(optarg); break;
 		case 'K': g.relay_key = optarg; break;
 		case 'P': g.relay_key = g.pk_b64; break;
@@ -1002,11 +1006,12 @@ int main(int argc, char **argv)
 				      on_udp, NULL);
 	event_add(udp, NULL);
 	struct evconnlistener *l1 = listen_tcp(g.port, on_accept, (void *)0);
-	struct evconnlistener *l2 = listen_tcp(g.port - 1, on_accept, (void *)1);
+	struct evconnlistener *l2 =
+		g.no_nat_port ? NULL : listen_tcp(g.port - 1, on_accept, (void *)1);
 	struct evconnlistener *l3 =
 		g.relay_port ? listen_tcp(g.relay_port, on_relay_accept, NULL)
 			     : NULL;
-	if (!l1 || !l2 || (g.relay_port && !l3)) {
+	if (!l1 || (!l2 && !g.no_nat_port) || (g.relay_port && !l3)) {
 		perror("fake_hbbs: tcp listen");
 		return 1;
 	}

@@ -688,6 +688,73 @@ START_TEST(recreates_socket_after_failures)
 }
 END_TEST
 
+/* [rendezvous] relay wins over what hbbs suggests, and relay_key reaches
+ * hbbr as licence_key. */
+START_TEST(relay_settings_from_config)
+{
+	int sl, sc, hb;
+	h_env_init(&env, "relay_conf", NULL);
+	snprintf(env.extra, sizeof(env.extra),
+		 "relay = 127.0.0.1:%d\nrelay_key = s3cret", env.relay_port);
+	h_write_conf(&env);
+	load_identity();
+	sl = h_sessiond_listen(&env);
+	const char *extra[] = {"--always-relay", "--relay-server",
+			       "127.0.0.1:9", "--relay-key", "s3cret", NULL};
+	h_start_hbbs(&env, extra);
+	h_start_rdv(&env);
+	sc = h_sessiond_accept(sl, 5000);
+	wait_registered(1);
+	Hbb__RendezvousMessage *r = punch_request("127.0.0.2", &hb);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->union_case,
+			 HBB__RENDEZVOUS_MESSAGE__UNION_RELAY_RESPONSE);
+	char want[64];
+	snprintf(want, sizeof(want), "127.0.0.1:%d", env.relay_port);
+	ck_assert_str_eq(r->relay_response->relay_server, want);
+	int s = expect_handoff(sc, "relay", true);
+	ck_assert(h_wait_lines(env.hbbs.log, "licence_key=s3cret", 1, 3000) >
+		  0);
+	/* the client joins with the same key */
+	struct sockaddr_storage a;
+	socklen_t alen;
+	ck_assert_int_eq(kd_sockaddr_parse(want, &a, &alen), 0);
+	int c = h_tcp_connect((struct sockaddr *)&a, alen, 2000);
+	Hbb__RendezvousMessage m = HBB__RENDEZVOUS_MESSAGE__INIT;
+	Hbb__RequestRelay rq = HBB__REQUEST_RELAY__INIT;
+	rq.uuid = r->relay_response->uuid;
+	rq.licence_key = (char *)"s3cret";
+	m.union_case = HBB__RENDEZVOUS_MESSAGE__UNION_REQUEST_RELAY;
+	m.request_relay = &rq;
+	ck_assert_int_eq(h_send_frame(c, &m), 0);
+	ck_assert(h_pipe_check(c, s, "relay-key-ok"));
+	hbb__rendezvous_message__free_unpacked(r, NULL);
+	close(c);
+	close(s);
+	close(hb);
+}
+END_TEST
+
+/* The NAT test fails (no second port): retried with back-off, the type
+ * stays unknown, and punching still works. */
+START_TEST(nat_test_retries)
+{
+	const char *extra[] = {"--no-nat-port", NULL};
+	start_all("nat_retry", extra, NULL);
+	wait_registered(1);
+	ck_assert(h_wait_lines(env.rdv.log, "NAT type test failed", 1, 5000) >
+		  0);
+	/* 1 s, then 3 s later: at least two attempts on the first port */
+	ck_assert(h_wait_lines(env.hbbs.log, "listener=0", 2, 8000) > 0);
+	ck_assert_int_eq(h_count_lines(env.rdv.log, "NAT type test failed"),
+			 1);
+	char v[64];
+	ck_assert(h_ctl_status(&env, "server.0.nat_type", v, sizeof(v), NULL,
+			       0));
+	ck_assert_str_eq(v, "unknown");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rendezvousd");
@@ -712,6 +779,8 @@ int main(void)
 		{"config_update", config_update_moves_server, 30},
 		{"strangers", ignores_strangers_and_garbage, 30},
 		{"recreate", recreates_socket_after_failures, 60},
+		{"relay_conf", relay_settings_from_config, 30},
+		{"nat_retry", nat_test_retries, 30},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		TCase *tc = tcase_create(cases[i].name);
