@@ -77,6 +77,7 @@ struct kd_rdv_server {
 		uint32_t reg_timeout_ms;
 		int fails;
 		int64_t bad_warned_ms;   /* last warning about a bad datagram */
+		bool recreated_once;     /* in this outage */
 		uint64_t answers;
 		struct kd_backoff refused_backoff;
 		int nat_type;
@@ -155,6 +156,7 @@ static void mark_response(struct kd_rdv_server *s)
 {
 	s->rt.last_sent_ms = 0;
 	s->rt.fails = 0;
+	s->rt.recreated_once = false;
 	s->rt.reg_timeout_ms = MIN_REG_TIMEOUT_MS(s);
 	s->rt.last_resp_ms = kd_rdv_now_ms();
 	s->rt.last_contact = time(NULL);
@@ -419,11 +421,17 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		}
 		if (s->rt.fails >= FAILS_RECREATE &&
 		    now - s->rt.recreated_ms >= DNS_INTERVAL_MS(s)) {
-			kd_info("hbbs %s: no answer %d times, re-resolving "
-				"and opening a new socket", s->name,
-				s->rt.fails);
+			/* Said once per outage; then once a minute at debug. */
+			kd_log(s->rt.fails >= FAILS_RECREATE + 1 &&
+					       s->rt.recreated_once
+				       ? LOG_DEBUG
+				       : LOG_INFO,
+			       "hbbs %s: no answer %d times, re-resolving and "
+			       "opening a new socket", s->name, s->rt.fails);
+			s->rt.recreated_once = true;
+			/* fails keeps counting, as in the real peer: the next
+			 * re-creation comes one DNS interval later. */
 			s->rt.recreated_ms = now;
-			s->rt.fails = 0;
 			close_socket(s);
 			resolve(s);
 			return;
