@@ -422,10 +422,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		if (s->rt.fails >= FAILS_RECREATE &&
 		    now - s->rt.recreated_ms >= DNS_INTERVAL_MS(s)) {
 			/* Said once per outage; then once a minute at debug. */
-			kd_log(s->rt.fails >= FAILS_RECREATE + 1 &&
-					       s->rt.recreated_once
-				       ? LOG_DEBUG
-				       : LOG_INFO,
+			kd_log(s->rt.recreated_once ? LOG_DEBUG : LOG_INFO,
 			       "hbbs %s: no answer %d times, re-resolving and "
 			       "opening a new socket", s->name, s->rt.fails);
 			s->rt.recreated_once = true;

@@ -91,6 +91,8 @@ static struct {
 	char config_servers[256];
 } g = {.force_pk_result = -1};
 
+static void emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void emit(const char *fmt, ...)
 {
 	va_list ap;
