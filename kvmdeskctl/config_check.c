@@ -66,6 +66,9 @@ static const struct known_key known_keys[] = {
 	{ "hid", "keyboard", V_PATH, 0, 0, NULL },
 	{ "hid", "mouse", V_PATH, 0, 0, NULL },
 	{ "hid", "file_dir", V_PATH, 0, 0, NULL },
+	{ "hid", "relative_mouse", V_TEXT, 0, 0, NULL },
+	{ "hid", "file_poll_us", V_INT, 0, 1000000, NULL },
+	{ "hid", "type_clipboard", V_BOOL, 0, 0, NULL },
 };
 #define N_KNOWN (sizeof(known_keys) / sizeof(known_keys[0]))
 
