@@ -62,9 +62,39 @@ int h_pick_ports(void)
 	return -1;
 }
 
+/* A failed ck_assert ends the forked test with exit(), skipping the
+ * teardown fixture: clean up from atexit so no daemon outlives the test. */
+#define ENVS_MAX 8
+static struct h_env *envs[ENVS_MAX];
+static pid_t envs_owner;
+
+static void cleanup_all(void)
+{
+	if (getpid() != envs_owner)
+		return;
+	for (int i = 0; i < ENVS_MAX; i++)
+		if (envs[i])
+			h_env_fini(envs[i]);
+}
+
+static void track(struct h_env *e)
+{
+	if (envs_owner != getpid()) {
+		memset(envs, 0, sizeof(envs));
+		envs_owner = getpid();
+		atexit(cleanup_all);
+	}
+	for (int i = 0; i < ENVS_MAX; i++)
+		if (envs[i] == e || !envs[i]) {
+			envs[i] = e;
+			return;
+		}
+}
+
 void h_env_init(struct h_env *e, const char *name, const char *rdv_extra)
 {
 	memset(e, 0, sizeof(*e));
+	track(e);
 	snprintf(e->dir, sizeof(e->dir), "%s/tests/rendezvous/%s.%d",
 		 build_dir(), name, (int)getpid());
 	char cmd[600];
