@@ -77,7 +77,7 @@ static void cleanup_all(void)
 			h_env_fini(envs[i]);
 }
 
-static void track(struct h_env *e)
+void h_env_track(struct h_env *e)
 {
 	if (envs_owner != getpid()) {
 		memset(envs, 0, sizeof(envs));
@@ -94,7 +94,7 @@ static void track(struct h_env *e)
 void h_env_init(struct h_env *e, const char *name, const char *rdv_extra)
 {
 	memset(e, 0, sizeof(*e));
-	track(e);
+	h_env_track(e);
 	snprintf(e->dir, sizeof(e->dir), "%s/tests/rendezvous/%s.%d",
 		 build_dir(), name, (int)getpid());
 	char cmd[600];

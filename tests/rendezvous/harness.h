@@ -46,6 +46,8 @@ void h_env_use_v6(struct h_env *e);
 void h_notify_listen(struct h_env *e);
 /* Concatenates the sd_notify datagrams received so far into out. */
 void h_notify_read(struct h_env *e, char *out, size_t cap);
+/* Cleans e up at exit too (h_env_init does it; for hand-made envs). */
+void h_env_track(struct h_env *e);
 /* Stops every process, removes nothing (logs stay for debugging). */
 void h_env_fini(struct h_env *e);
 

@@ -56,6 +56,7 @@ static void setup_all(bool always_relay)
 	ck_assert_int_eq(kd_harness_setup(&H, extra, PASSWORD), 0);
 
 	memset(&E, 0, sizeof(E));
+	h_env_track(&E);
 	E.notify_fd = -1;
 	E.port = port;
 	E.relay_port = port + 1;
