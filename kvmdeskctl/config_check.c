@@ -54,6 +54,7 @@ static const struct known_key known_keys[] = {
 	{ "rendezvous", "key", V_KEY32, 0, 0, NULL },
 	{ "rendezvous", "relay", V_HOST_PORT, 0, 0, NULL },
 	{ "rendezvous", "relay_key", V_TEXT, 0, 0, NULL },
+	{ "rendezvous", "register_interval", V_INT, 1, 25, NULL },
 	{ "session", "listen", V_ADDR, 0, 0, NULL },
 	{ "session", "direct_ip", V_BOOL, 0, 0, NULL },
 	{ "video", "source", V_VIDEO_SOURCE, 0, 0, NULL },
