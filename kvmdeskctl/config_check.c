@@ -24,6 +24,8 @@
 
 enum value_kind {
 	V_PATH,          /* absolute path */
+	V_PATH_OR_EMPTY,
+	V_CODECS,        /* vp8, vp9, av1, h264, h265 separated by , or space */
 	V_LOG_LEVEL,
 	V_HOST_PORT_LIST, /* host[:port], ... (may be empty) */
 	V_HOST_PORT,     /* host[:port] (may be empty) */
@@ -54,17 +56,25 @@ static const struct known_key known_keys[] = {
 	{ "rendezvous", "key", V_KEY32, 0, 0, NULL },
 	{ "rendezvous", "relay", V_HOST_PORT, 0, 0, NULL },
 	{ "rendezvous", "relay_key", V_TEXT, 0, 0, NULL },
+	{ "rendezvous", "register_interval", V_INT, 1, 25, NULL },
 	{ "session", "listen", V_ADDR, 0, 0, NULL },
 	{ "session", "direct_ip", V_BOOL, 0, 0, NULL },
+	{ "session", "login_timeout", V_INT, 5, 3600, NULL },
+	{ "session", "max_connections", V_INT, 1, 1024, NULL },
+	{ "session", "max_frame_size", V_INT, 64 * 1024, 64L << 20, NULL },
 	{ "video", "source", V_VIDEO_SOURCE, 0, 0, NULL },
-	{ "video", "width", V_INT, 16, 8192, NULL },
-	{ "video", "height", V_INT, 16, 8192, NULL },
+	{ "video", "width", V_INT, 16, 7680, NULL },
+	{ "video", "height", V_INT, 16, 4320, NULL },
 	{ "video", "fps", V_INT, 1, 120, NULL },
+	{ "video", "codecs", V_CODECS, 0, 0, NULL },
 	{ "audio", "source", V_NONEMPTY, 0, 0, NULL },
 	{ "hid", "backend", V_CHOICE, 0, 0, "hidg|uinput|file" },
 	{ "hid", "keyboard", V_PATH, 0, 0, NULL },
 	{ "hid", "mouse", V_PATH, 0, 0, NULL },
+	{ "hid", "relative_mouse", V_PATH_OR_EMPTY, 0, 0, NULL },
 	{ "hid", "file_dir", V_PATH, 0, 0, NULL },
+	{ "hid", "file_poll_us", V_INT, 0, 1000000, NULL },
+	{ "hid", "type_clipboard", V_BOOL, 0, 0, NULL },
 };
 #define N_KNOWN (sizeof(known_keys) / sizeof(known_keys[0]))
 
@@ -180,6 +190,21 @@ static const char *check_host_port_list(const char *value, char *buf,
 	return NULL;
 }
 
+static const char *check_codecs(const char *value, char *buf, size_t len)
+{
+	char copy[256];
+	snprintf(copy, sizeof(copy), "%s", value);
+	for (char *save, *c = strtok_r(copy, ", \t", &save); c;
+	     c = strtok_r(NULL, ", \t", &save)) {
+		if (!choice_ok("vp8|vp9|av1|h264|h265", c)) {
+			snprintf(buf, len, "unknown codec '%s' (vp8, vp9, av1, "
+					   "h264, h265)", c);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
 static const char *check_value(const struct known_key *k, const char *v,
 			       char *buf, size_t len)
 {
@@ -188,6 +213,12 @@ static const char *check_value(const struct known_key *k, const char *v,
 		if (v[0] != '/' || strlen(v) >= 256)
 			return "expected an absolute path";
 		return NULL;
+	case V_PATH_OR_EMPTY:
+		if (*v && (v[0] != '/' || strlen(v) >= 256))
+			return "expected an absolute path or nothing";
+		return NULL;
+	case V_CODECS:
+		return check_codecs(v, buf, len);
 	case V_LOG_LEVEL:
 		if (kd_log_level_parse(v) < 0)
 			return "expected err, warning, notice, info or debug";
