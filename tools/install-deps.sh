@@ -7,5 +7,5 @@ apt-get install -y --no-install-recommends \
   ca-certificates build-essential meson ninja-build pkg-config \
   libsodium-dev libprotobuf-c-dev protobuf-c-compiler libevent-dev \
   libopus-dev libavcodec-dev libavutil-dev libswscale-dev \
-  libsystemd-dev libasound2-dev check \
+  libsystemd-dev libasound2-dev libzstd-dev check \
   clang ffmpeg mandoc systemd iproute2 procps python3 psmisc

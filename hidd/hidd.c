@@ -1,0 +1,274 @@
+#include "hidd.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "ctl_server.h"
+#include "hid_backend.h"
+#include "input_server.h"
+#include "input_state.h"
+#include "listen_fds.h"
+#include "log.h"
+#include "unix_socket.h"
+
+#define STATUS_EVERY_S 5
+
+struct kd_hidd {
+	struct kd_general_config general;
+	struct kd_hid_backend_config hid;
+	struct event_base *base;
+	struct kd_hid_device *dev[3]; /* by enum kd_report_kind */
+	struct kd_input_state *state;
+	struct kd_input_server *input;
+	struct kd_ctl_server *ctl;
+	struct event *sig_term, *sig_int, *tick;
+	uint64_t watchdog_usec;
+	char last_status[256];
+	/* online bits last told to workers */
+	unsigned online_mask;
+};
+
+static void status_line(struct kd_hidd *h, char *out, size_t len)
+{
+	struct kd_input_devices d = {h->dev[0], h->dev[1], h->dev[2]};
+
+	snprintf(out, len, "backend %s; keyboard %s; mouse %s; %u session(s)",
+		 h->hid.backend,
+		 d.keyboard && kd_hid_device_online(d.keyboard) ? "online"
+								 : "offline",
+		 d.mouse && kd_hid_device_online(d.mouse) ? "online"
+							  : "offline",
+		 kd_input_state_sessions(h->state));
+}
+
+static void ctl_status(void *opaque, char *state, size_t state_len,
+		       char details[][2][64], size_t *n, size_t max)
+{
+	static const char *const names[] = {"keyboard", "mouse",
+					    "relative_mouse"};
+	struct kd_hidd *h = opaque;
+
+	status_line(h, state, state_len);
+	*n = 0;
+	snprintf(details[*n][0], 64, "backend");
+	snprintf(details[(*n)++][1], 64, "%s", h->hid.backend);
+	for (int k = 0; k < 3 && *n + 2 <= max; k++) {
+		struct kd_hid_device_stats s;
+		if (!h->dev[k])
+			continue;
+		kd_hid_device_stats(h->dev[k], &s);
+		snprintf(details[*n][0], 64, "%s", names[k]);
+		snprintf(details[(*n)++][1], 64, "%s",
+			 kd_hid_device_online(h->dev[k]) ? "online"
+							 : "offline");
+		snprintf(details[*n][0], 64, "%s_reports", names[k]);
+		snprintf(details[(*n)++][1], 64,
+			 "%llu written, %llu merged, %llu busy",
+			 (unsigned long long)s.written,
+			 (unsigned long long)s.merged,
+			 (unsigned long long)s.would_block);
+	}
+	if (*n < max) {
+		snprintf(details[*n][0], 64, "leds");
+		snprintf(details[(*n)++][1], 64, "0x%02x",
+			 kd_input_state_get_leds(h->state));
+	}
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct kd_hidd *h = arg;
+	char line[256];
+	unsigned mask = 0;
+
+	for (int k = 0; k < 3; k++)
+		if (h->dev[k] && kd_hid_device_online(h->dev[k]))
+			mask |= 1u << k;
+	if (mask != h->online_mask) {
+		h->online_mask = mask;
+		kd_input_server_broadcast_status(h->input);
+	}
+	status_line(h, line, sizeof(line));
+	if (strcmp(line, h->last_status)) {
+		snprintf(h->last_status, sizeof(h->last_status), "%s", line);
+		sd_notifyf(0, "STATUS=%s", line);
+	}
+	if (h->watchdog_usec)
+		sd_notify(0, "WATCHDOG=1");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct kd_hidd *h = arg;
+
+	kd_log_event(LOG_INFO,
+		     &(struct kd_log_fields){
+			     .message_id = KD_MSGID_DAEMON_STOPPING},
+		     "stopping on signal %d", (int)sig);
+	event_base_loopbreak(h->base);
+}
+
+static int open_socket(const char *runtime_dir, const char *name)
+{
+	char path[512];
+	int fd = kd_listen_fd_take(name, AF_UNIX);
+
+	if (fd >= 0)
+		return fd;
+	snprintf(path, sizeof(path), "%s/%s.sock", runtime_dir, name);
+	fd = kd_unix_listen(path, 0660);
+	if (fd < 0)
+		kd_err("cannot listen on %s: %s", path, strerror(-fd));
+	return fd;
+}
+
+static int make_devices(struct kd_hidd *h)
+{
+	for (int k = 0; k < 3; k++) {
+		int err;
+		struct kd_hid_port *p =
+			kd_hid_port_create(&h->hid, (enum kd_report_kind)k, &err);
+		if (!p) {
+			if (err)
+				return err;
+			continue;
+		}
+		err = kd_hid_device_new(h->base, p, &h->dev[k]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int kd_hidd_new(const struct kd_config *cfg, struct kd_hidd **out)
+{
+	struct kd_hidd *h = calloc(1, sizeof(*h));
+	struct kd_input_devices devs;
+	int r;
+
+	if (!h)
+		return -ENOMEM;
+	r = kd_general_config_read(cfg, &h->general);
+	if (!r)
+		r = kd_hid_backend_config_read(cfg, &h->hid);
+	if (r)
+		goto fail;
+	h->base = event_base_new();
+	if (!h->base) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = make_devices(h);
+	if (r)
+		goto fail;
+	devs = (struct kd_input_devices){h->dev[0], h->dev[1], h->dev[2]};
+	r = kd_input_state_new(&devs, &h->state);
+	if (r)
+		goto fail;
+	if (h->dev[KD_REPORT_KEYBOARD])
+		kd_hid_device_set_led_cb(h->dev[KD_REPORT_KEYBOARD],
+					 kd_input_state_leds, h->state);
+	*out = h;
+	return 0;
+fail:
+	kd_hidd_free(h);
+	return r;
+}
+
+static int start(struct kd_hidd *h)
+{
+	struct kd_hid_report rel0, kbd0, abs0;
+	struct timeval tick = {STATUS_EVERY_S, 0};
+	int fd, r;
+
+	kd_listen_fds_collect();
+	fd = open_socket(h->general.runtime_dir, "hidd");
+	if (fd < 0)
+		return fd;
+	r = kd_input_server_new(h->base, fd, h->state, &h->input);
+	if (r)
+		return r;
+	fd = open_socket(h->general.runtime_dir, "hidd-ctl");
+	if (fd < 0)
+		return fd;
+	r = kd_ctl_server_new(h->base, fd, "hidd", ctl_status, h, &h->ctl);
+	if (r)
+		return r;
+	kd_listen_fds_done();
+
+	/* Whatever a previous hidd left pressed goes up first. */
+	memset(&kbd0, 0, sizeof(kbd0));
+	kbd0.len = KD_HID_KBD_REPORT_LEN;
+	kd_hid_abs_report(0, 0, 0, 0, 0, &abs0);
+	kd_hid_rel_report(0, 0, 0, 0, 0, &rel0);
+	const struct kd_hid_report *first[3] = {&kbd0, &abs0, &rel0};
+	for (int k = 0; k < 3; k++)
+		if (h->dev[k])
+			kd_hid_device_start(h->dev[k], first[k]);
+
+	h->sig_term = evsignal_new(h->base, SIGTERM, on_signal, h);
+	h->sig_int = evsignal_new(h->base, SIGINT, on_signal, h);
+	if (sd_watchdog_enabled(0, &h->watchdog_usec) > 0 &&
+	    h->watchdog_usec / 2 < (uint64_t)STATUS_EVERY_S * 1000000u) {
+		tick.tv_sec = (time_t)(h->watchdog_usec / 2000000u);
+		tick.tv_usec = (suseconds_t)(h->watchdog_usec / 2 % 1000000u);
+	}
+	h->tick = event_new(h->base, -1, EV_PERSIST, on_tick, h);
+	if (!h->sig_term || !h->sig_int || !h->tick)
+		return -ENOMEM;
+	event_add(h->sig_term, NULL);
+	event_add(h->sig_int, NULL);
+	event_add(h->tick, &tick);
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+int kd_hidd_run(struct kd_hidd *h)
+{
+	char line[256];
+	int r = start(h);
+
+	if (r)
+		return r;
+	status_line(h, line, sizeof(line));
+	kd_log_event(LOG_INFO,
+		     &(struct kd_log_fields){
+			     .message_id = KD_MSGID_DAEMON_STARTED},
+		     "hidd started: %s", line);
+	sd_notifyf(0, "READY=1\nSTATUS=%s", line);
+	event_base_dispatch(h->base);
+	sd_notify(0, "STOPPING=1");
+	/* Sessions end: their keys go up before we exit. */
+	kd_input_server_free(h->input);
+	h->input = NULL;
+	kd_input_state_reset_devices(h->state);
+	return 0;
+}
+
+void kd_hidd_free(struct kd_hidd *h)
+{
+	if (!h)
+		return;
+	kd_input_server_free(h->input);
+	kd_ctl_server_free(h->ctl);
+	kd_input_state_free(h->state);
+	for (int k = 0; k < 3; k++)
+		kd_hid_device_destroy(h->dev[k]);
+	if (h->sig_term)
+		event_free(h->sig_term);
+	if (h->sig_int)
+		event_free(h->sig_int);
+	if (h->tick)
+		event_free(h->tick);
+	if (h->base)
+		event_base_free(h->base);
+	free(h);
+}

@@ -1,0 +1,507 @@
+/* libavcodec encoders with the real-time settings of spec session §3.1: no
+ * B-frames, parameter sets in-band on every keyframe (no global header), one
+ * access unit per packet, zero-latency tuning, bitrate per §3.4. */
+#include "encoder.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+
+#include "frame_ring.h"
+#include "log.h"
+
+#define GOP_FRAMES 600 /* a periodic IDR every ~20 s at 30 fps (§3.1 allows) */
+
+struct kd_encoder {
+	struct kd_encoder_config cfg;
+	struct kd_frame_ring_writer *ring;
+	int notify_fd;
+	pthread_t thread;
+	bool thread_started;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* Guarded by lock: what the loop asks for. */
+	struct AVFrame *pending;
+	uint64_t pending_capture_ns;
+	bool stop;
+	bool force_key;
+	uint32_t want_bitrate_kbps;
+	uint32_t want_fps;
+	struct kd_encoder_stats stats;
+
+	/* Encoder thread only. */
+	AVCodecContext *ctx;
+	AVPacket *pkt;
+	struct SwsContext *sws;
+	AVFrame *conv;
+	uint32_t open_bitrate_kbps;
+	uint64_t base_ns;        /* pts 0; reset when the encoder reopens */
+	int64_t last_pts;
+	uint64_t last_capture_ns;
+	bool logged_error;
+};
+
+static const char *const h264_candidates[] = { "h264_v4l2m2m", "libx264",
+					       "libopenh264", NULL };
+static const char *const h265_candidates[] = { "hevc_v4l2m2m", "libx265",
+					       NULL };
+static const char *const vp8_candidates[] = { "vp8_v4l2m2m", "libvpx", NULL };
+static const char *const vp9_candidates[] = { "libvpx-vp9", NULL };
+static const char *const av1_candidates[] = { "libaom-av1", "libsvtav1",
+					      "librav1e", NULL };
+static const char *const no_candidates[] = { NULL };
+
+const char *const *kd_encoder_candidates(Kdipc__Codec codec)
+{
+	switch (codec) {
+	case KDIPC__CODEC__CODEC_H264: return h264_candidates;
+	case KDIPC__CODEC__CODEC_H265: return h265_candidates;
+	case KDIPC__CODEC__CODEC_VP8: return vp8_candidates;
+	case KDIPC__CODEC__CODEC_VP9: return vp9_candidates;
+	case KDIPC__CODEC__CODEC_AV1: return av1_candidates;
+	default: return no_candidates;
+	}
+}
+
+const char *kd_codec_name(Kdipc__Codec codec)
+{
+	switch (codec) {
+	case KDIPC__CODEC__CODEC_H264: return "h264";
+	case KDIPC__CODEC__CODEC_H265: return "h265";
+	case KDIPC__CODEC__CODEC_VP8: return "vp8";
+	case KDIPC__CODEC__CODEC_VP9: return "vp9";
+	case KDIPC__CODEC__CODEC_AV1: return "av1";
+	default: return "none";
+	}
+}
+
+static bool is_hardware(const char *name)
+{
+	return strstr(name, "v4l2m2m") || strstr(name, "vaapi") ||
+	       strstr(name, "nvenc") || strstr(name, "qsv");
+}
+
+/* Spec session §3.4: base kbps of the nearest preset by pixel count, scaled
+ * by actual pixels / preset pixels. */
+uint32_t kd_encoder_bitrate_kbps(Kdipc__Codec codec, bool hardware,
+				 uint32_t width, uint32_t height, double ratio)
+{
+	static const struct { uint32_t w, h, kbps; } presets[] = {
+		{ 640, 480, 400 }, { 800, 600, 500 }, { 1024, 768, 800 },
+		{ 1280, 720, 1000 }, { 1366, 768, 1100 }, { 1440, 900, 1300 },
+		{ 1600, 900, 1500 }, { 1920, 1080, 2073 }, { 2048, 1080, 2200 },
+		{ 2560, 1440, 3000 }, { 3440, 1440, 4000 }, { 3840, 2160, 5000 },
+		{ 7680, 4320, 12000 },
+	};
+	double pixels = (double)width * height, best_diff = INFINITY, base = 0;
+
+	for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++) {
+		double pp = (double)presets[i].w * presets[i].h;
+		double diff = fabs(pp - pixels);
+
+		if (diff < best_diff) {
+			best_diff = diff;
+			base = presets[i].kbps * pixels / pp;
+		}
+	}
+	base *= ratio;
+	if (hardware && codec == KDIPC__CODEC__CODEC_H264)
+		base *= base <= 2000 ? 2.0 : 1 + 1 / (1 + (base - 2000) * 0.001);
+	else if (hardware && codec == KDIPC__CODEC__CODEC_H265)
+		base *= base <= 2000 ? 1.5 : 1 + 0.5 / (1 + (base - 2000) * 0.001);
+	if (base < 50)
+		base = 50;
+	return (uint32_t)lround(base);
+}
+
+static enum AVPixelFormat pick_pix_fmt(const AVCodec *c)
+{
+	if (!c->pix_fmts)
+		return AV_PIX_FMT_YUV420P;
+	for (const enum AVPixelFormat *p = c->pix_fmts; *p != AV_PIX_FMT_NONE;
+	     p++)
+		if (*p == AV_PIX_FMT_YUV420P || *p == AV_PIX_FMT_NV12)
+			return *p;
+	return c->pix_fmts[0];
+}
+
+static bool takes_pix_fmt(const AVCodec *c, int fmt)
+{
+	if (!c->pix_fmts)
+		return fmt == AV_PIX_FMT_YUV420P;
+	for (const enum AVPixelFormat *p = c->pix_fmts; *p != AV_PIX_FMT_NONE;
+	     p++)
+		if (*p == fmt)
+			return true;
+	return false;
+}
+
+static void set_realtime_options(AVCodecContext *ctx, const char *name)
+{
+	void *priv = ctx->priv_data;
+
+	if (!strcmp(name, "libx264")) {
+		av_opt_set(priv, "preset", "ultrafast", 0);
+		av_opt_set(priv, "tune", "zerolatency", 0);
+		av_opt_set_int(priv, "forced-idr", 1, 0);
+	} else if (!strcmp(name, "libx265")) {
+		av_opt_set(priv, "preset", "ultrafast", 0);
+		av_opt_set(priv, "tune", "zerolatency", 0);
+		av_opt_set_int(priv, "forced-idr", 1, 0);
+		av_opt_set(priv, "x265-params",
+			   "log-level=error:repeat-headers=1:bframes=0", 0);
+	} else if (!strcmp(name, "libvpx") || !strcmp(name, "libvpx-vp9")) {
+		av_opt_set(priv, "deadline", "realtime", 0);
+		av_opt_set_int(priv, "cpu-used", 8, 0);
+		av_opt_set_int(priv, "lag-in-frames", 0, 0);
+		av_opt_set_int(priv, "auto-alt-ref", 0, 0);
+		if (!strcmp(name, "libvpx-vp9"))
+			av_opt_set_int(priv, "row-mt", 1, 0);
+	} else if (!strcmp(name, "libaom-av1")) {
+		av_opt_set(priv, "usage", "realtime", 0);
+		av_opt_set_int(priv, "cpu-used", 8, 0);
+		av_opt_set_int(priv, "lag-in-frames", 0, 0);
+		av_opt_set_int(priv, "row-mt", 1, 0);
+	} else if (!strcmp(name, "libsvtav1")) {
+		av_opt_set_int(priv, "preset", 12, 0);
+		av_opt_set(priv, "svtav1-params", "pred-struct=1", 0);
+	} else if (!strcmp(name, "librav1e")) {
+		av_opt_set_int(priv, "speed", 10, 0);
+	}
+}
+
+static AVCodecContext *open_context(const char *name, uint32_t width,
+				    uint32_t height, uint32_t fps,
+				    uint32_t bitrate_kbps, int src_fmt)
+{
+	const AVCodec *codec = avcodec_find_encoder_by_name(name);
+	AVCodecContext *ctx;
+
+	if (!codec)
+		return NULL;
+	ctx = avcodec_alloc_context3(codec);
+	if (!ctx)
+		return NULL;
+	ctx->width = (int)width;
+	ctx->height = (int)height;
+	/* The source's own format when the encoder takes it: no swscale. */
+	ctx->pix_fmt = src_fmt >= 0 && takes_pix_fmt(codec, src_fmt) ?
+		       (enum AVPixelFormat)src_fmt : pick_pix_fmt(codec);
+	ctx->time_base = (AVRational){ 1, 1000 }; /* pts in ms, §3.2 */
+	ctx->framerate = (AVRational){ (int)fps, 1 };
+	ctx->bit_rate = (int64_t)bitrate_kbps * 1000;
+	ctx->rc_max_rate = ctx->bit_rate;
+	ctx->rc_buffer_size = (int)(ctx->bit_rate / 2);
+	ctx->gop_size = GOP_FRAMES;
+	ctx->max_b_frames = 0;
+	ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
+	ctx->flags &= ~AV_CODEC_FLAG_GLOBAL_HEADER;
+	ctx->thread_count = 2;
+	set_realtime_options(ctx, name);
+	if (avcodec_open2(ctx, codec, NULL) < 0) {
+		avcodec_free_context(&ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+int kd_encoder_probe(Kdipc__Codec codec, uint32_t width, uint32_t height,
+		     uint32_t fps, struct kd_encoder_choice *out)
+{
+	for (const char *const *n = kd_encoder_candidates(codec); *n; n++) {
+		int level = av_log_get_level();
+		AVCodecContext *ctx;
+
+		/* A missing device for a hardware encoder is expected here. */
+		av_log_set_level(AV_LOG_QUIET);
+		ctx = open_context(*n, width, height, fps ? fps : 30, 1000, -1);
+		av_log_set_level(level);
+		if (!ctx)
+			continue;
+		avcodec_free_context(&ctx);
+		out->codec = codec;
+		out->name = *n;
+		out->hardware = is_hardware(*n);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void close_context(struct kd_encoder *e)
+{
+	avcodec_free_context(&e->ctx);
+	sws_freeContext(e->sws);
+	e->sws = NULL;
+	av_frame_free(&e->conv);
+}
+
+static int reopen(struct kd_encoder *e, const AVFrame *f, uint32_t bitrate)
+{
+	close_context(e);
+	if (!bitrate)
+		bitrate = kd_encoder_bitrate_kbps(e->cfg.choice.codec,
+						  e->cfg.choice.hardware,
+						  (uint32_t)f->width,
+						  (uint32_t)f->height, 0.67);
+	e->ctx = open_context(e->cfg.choice.name, (uint32_t)f->width,
+			      (uint32_t)f->height, e->cfg.fps, bitrate,
+			      f->format);
+	if (!e->ctx)
+		return -EIO;
+	e->open_bitrate_kbps = bitrate;
+	e->base_ns = 0;
+	e->last_pts = -1;
+	return 0;
+}
+
+/* Converts only when the encoder does not take the source's format. */
+static const AVFrame *to_encoder_format(struct kd_encoder *e, const AVFrame *f)
+{
+	if (f->format == e->ctx->pix_fmt)
+		return f;
+	if (!e->conv) {
+		e->conv = av_frame_alloc();
+		if (!e->conv)
+			return NULL;
+		e->conv->format = e->ctx->pix_fmt;
+		e->conv->width = e->ctx->width;
+		e->conv->height = e->ctx->height;
+		if (av_frame_get_buffer(e->conv, 0) < 0)
+			return NULL;
+	}
+	e->sws = sws_getCachedContext(e->sws, f->width, f->height, f->format,
+				      e->ctx->width, e->ctx->height,
+				      e->ctx->pix_fmt, SWS_FAST_BILINEAR,
+				      NULL, NULL, NULL);
+	if (!e->sws)
+		return NULL;
+	sws_scale(e->sws, (const uint8_t *const *)f->data, f->linesize, 0,
+		  f->height, e->conv->data, e->conv->linesize);
+	return e->conv;
+}
+
+static void publish_packets(struct kd_encoder *e, uint64_t capture_ns,
+			    uint64_t start_ns)
+{
+	while (avcodec_receive_packet(e->ctx, e->pkt) == 0) {
+		uint64_t now = kd_frame_ring_now_ns();
+		struct kd_frame_meta m = {
+			.key = e->pkt->flags & AV_PKT_FLAG_KEY,
+			.pts_ms = e->pkt->pts,
+			.width = (uint32_t)e->ctx->width,
+			.height = (uint32_t)e->ctx->height,
+			.capture_ns = capture_ns,
+			.encode_ns = now,
+		};
+		int64_t seq = kd_frame_ring_write(e->ring, &m, e->pkt->data,
+						  (size_t)e->pkt->size);
+
+		pthread_mutex_lock(&e->lock);
+		if (seq > 0) {
+			e->stats.frames++;
+			e->stats.keyframes += m.key;
+			e->stats.bytes += (uint64_t)e->pkt->size;
+		} else {
+			e->stats.errors++;
+		}
+		e->stats.encode_ns += now - start_ns;
+		pthread_mutex_unlock(&e->lock);
+		av_packet_unref(e->pkt);
+		if (seq > 0)
+			eventfd_write(e->notify_fd, 1);
+	}
+}
+
+static void encode_one(struct kd_encoder *e, AVFrame *f, uint64_t capture_ns,
+		       bool key, uint32_t bitrate)
+{
+	uint64_t start = kd_frame_ring_now_ns();
+	const AVFrame *in;
+	AVFrame *enc;
+	int64_t pts;
+	int ret;
+
+	if (!e->ctx || e->ctx->width != f->width ||
+	    e->ctx->height != f->height ||
+	    (e->ctx->pix_fmt != f->format &&
+	     takes_pix_fmt(e->ctx->codec, f->format)) ||
+	    (bitrate && bitrate != e->open_bitrate_kbps)) {
+		if (reopen(e, f, bitrate) < 0) {
+			if (!e->logged_error)
+				kd_err("encoder %s: cannot open at %dx%d",
+				       e->cfg.choice.name, f->width, f->height);
+			e->logged_error = true;
+			return;
+		}
+		key = true;
+	}
+	in = to_encoder_format(e, f);
+	if (!in)
+		return;
+	if (!e->base_ns)
+		e->base_ns = capture_ns;
+	pts = (int64_t)((capture_ns - e->base_ns) / 1000000);
+	if (pts <= e->last_pts)
+		pts = e->last_pts + 1;
+	e->last_pts = pts;
+	/* The encoder must not keep our reference: hand it a shallow copy. */
+	enc = av_frame_clone(in);
+	if (!enc)
+		return;
+	enc->pts = pts;
+	enc->pict_type = key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+	enc->key_frame = key;
+	ret = avcodec_send_frame(e->ctx, enc);
+	av_frame_free(&enc);
+	if (ret < 0) {
+		if (!e->logged_error)
+			kd_err("encoder %s: %s", e->cfg.choice.name,
+			       av_err2str(ret));
+		e->logged_error = true;
+		pthread_mutex_lock(&e->lock);
+		e->stats.errors++;
+		pthread_mutex_unlock(&e->lock);
+		return;
+	}
+	e->logged_error = false;
+	publish_packets(e, capture_ns, start);
+}
+
+static void *encoder_thread(void *arg)
+{
+	struct kd_encoder *e = arg;
+
+	for (;;) {
+		AVFrame *f;
+		uint64_t capture_ns, min_gap;
+		bool key;
+		uint32_t bitrate, fps;
+
+		pthread_mutex_lock(&e->lock);
+		while (!e->stop && !e->pending)
+			pthread_cond_wait(&e->cond, &e->lock);
+		if (e->stop) {
+			pthread_mutex_unlock(&e->lock);
+			break;
+		}
+		f = e->pending;
+		capture_ns = e->pending_capture_ns;
+		e->pending = NULL;
+		fps = e->want_fps ? e->want_fps : e->cfg.fps;
+		bitrate = e->want_bitrate_kbps;
+		/* fps ceiling below the source rate: skip frames, keeping
+		 * 10 % slack for capture jitter. */
+		min_gap = fps ? 900000000ull / fps : 0;
+		if (!e->force_key && e->last_capture_ns &&
+		    capture_ns - e->last_capture_ns < min_gap) {
+			e->stats.skipped++;
+			pthread_mutex_unlock(&e->lock);
+			av_frame_free(&f);
+			continue;
+		}
+		key = e->force_key;
+		e->force_key = false;
+		pthread_mutex_unlock(&e->lock);
+
+		e->last_capture_ns = capture_ns;
+		encode_one(e, f, capture_ns, key, bitrate);
+		av_frame_free(&f);
+	}
+	return NULL;
+}
+
+int kd_encoder_start(const struct kd_encoder_config *cfg,
+		     struct kd_frame_ring_writer *ring, int notify_fd,
+		     struct kd_encoder **out)
+{
+	struct kd_encoder *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	e->cfg = *cfg;
+	e->ring = ring;
+	e->notify_fd = notify_fd;
+	e->want_bitrate_kbps = cfg->bitrate_kbps;
+	e->force_key = true;
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_cond_init(&e->cond, NULL);
+	e->pkt = av_packet_alloc();
+	if (!e->pkt || pthread_create(&e->thread, NULL, encoder_thread, e)) {
+		kd_encoder_stop(e);
+		return -ENOMEM;
+	}
+	e->thread_started = true;
+	*out = e;
+	return 0;
+}
+
+void kd_encoder_stop(struct kd_encoder *e)
+{
+	if (!e)
+		return;
+	if (e->thread_started) {
+		pthread_mutex_lock(&e->lock);
+		e->stop = true;
+		pthread_cond_signal(&e->cond);
+		pthread_mutex_unlock(&e->lock);
+		pthread_join(e->thread, NULL);
+	}
+	av_frame_free(&e->pending);
+	close_context(e);
+	av_packet_free(&e->pkt);
+	pthread_mutex_destroy(&e->lock);
+	pthread_cond_destroy(&e->cond);
+	free(e);
+}
+
+void kd_encoder_submit(struct kd_encoder *e, const AVFrame *frame,
+		       uint64_t capture_ns)
+{
+	AVFrame *ref = av_frame_clone(frame);
+
+	if (!ref)
+		return;
+	pthread_mutex_lock(&e->lock);
+	if (e->pending) {
+		av_frame_free(&e->pending);
+		e->stats.skipped++;
+	}
+	e->pending = ref;
+	e->pending_capture_ns = capture_ns;
+	pthread_cond_signal(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+}
+
+void kd_encoder_request_keyframe(struct kd_encoder *e)
+{
+	pthread_mutex_lock(&e->lock);
+	e->force_key = true;
+	pthread_mutex_unlock(&e->lock);
+}
+
+void kd_encoder_set_params(struct kd_encoder *e, uint32_t bitrate_kbps,
+			   uint32_t fps)
+{
+	pthread_mutex_lock(&e->lock);
+	if (bitrate_kbps)
+		e->want_bitrate_kbps = bitrate_kbps;
+	e->want_fps = fps;
+	pthread_mutex_unlock(&e->lock);
+}
+
+void kd_encoder_get_stats(struct kd_encoder *e, struct kd_encoder_stats *out)
+{
+	pthread_mutex_lock(&e->lock);
+	*out = e->stats;
+	pthread_mutex_unlock(&e->lock);
+}

@@ -1,0 +1,365 @@
+/* rendezvousd: glue between configuration, servers, hand-off and status. */
+#include "rdvd.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "ctl.h"
+#include "handoff.h"
+#include "listen_fds.h"
+#include "log.h"
+#include "server.h"
+
+#define SERIAL_MIN 3 /* the real peer's SERIAL (spec §4.4) */
+
+struct kd_rdvd {
+	struct kd_rdvd_config cfg;
+	struct kd_rdv_ctx ctx;
+	struct {
+		struct kd_rdv_server *servers[KD_RDVD_SERVERS_MAX];
+		unsigned n_servers;
+		struct kd_ctl *ctl;
+		struct event *status_ev;   /* deferred status refresh */
+		struct event *watchdog_ev;
+		struct event *reconfig_ev; /* deferred ConfigUpdate */
+		char pending[KD_RDVD_SERVERS_MAX][KD_RDV_HOST_MAX];
+		unsigned n_pending;
+		char status[1024];
+	} rt;
+};
+
+/* ---- configuration ----------------------------------------------------- */
+
+int kd_rdvd_servers_parse(const char *text,
+			  char out[KD_RDVD_SERVERS_MAX][KD_RDV_HOST_MAX],
+			  unsigned *n)
+{
+	*n = 0;
+	while (text && *text) {
+		const char *end = strchr(text, ',');
+		size_t len = end ? (size_t)(end - text) : strlen(text);
+		while (len && isspace((unsigned char)*text)) {
+			text++;
+			len--;
+		}
+		while (len && isspace((unsigned char)text[len - 1]))
+			len--;
+		if (len) {
+			if (*n == KD_RDVD_SERVERS_MAX)
+				return -E2BIG;
+			if (len >= KD_RDV_HOST_MAX)
+				return -ENAMETOOLONG;
+			memcpy(out[*n], text, len);
+			out[*n][len] = '\0';
+			(*n)++;
+		}
+		text = end ? end + 1 : NULL;
+	}
+	return 0;
+}
+
+static int copy_key(char *dst, size_t cap, const char *src, const char *name)
+{
+	if ((size_t)snprintf(dst, cap, "%s", src ? src : "") >= cap) {
+		kd_err("[rendezvous] %s is too long", name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int kd_rdvd_config_read(const struct kd_config *cfg,
+			struct kd_rdvd_config *out)
+{
+	long interval;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = kd_general_config_read(cfg, &out->general);
+	if (rc < 0)
+		return rc;
+	rc = kd_rdvd_servers_parse(kd_config_get(cfg, "rendezvous", "servers"),
+				   out->servers, &out->n_servers);
+	if (rc < 0) {
+		kd_err("[rendezvous] servers: at most %d servers of up to %d "
+		       "characters", KD_RDVD_SERVERS_MAX, KD_RDV_HOST_MAX - 1);
+		return -EINVAL;
+	}
+	if (copy_key(out->key, sizeof(out->key),
+		     kd_config_get(cfg, "rendezvous", "key"), "key") < 0 ||
+	    copy_key(out->relay, sizeof(out->relay),
+		     kd_config_get(cfg, "rendezvous", "relay"), "relay") < 0 ||
+	    copy_key(out->relay_key, sizeof(out->relay_key),
+		     kd_config_get(cfg, "rendezvous", "relay_key"),
+		     "relay_key") < 0)
+		return -EINVAL;
+	/* How often RegisterPeer goes out; 15 s like the real peer. hbbs
+	 * calls a peer offline after 30 s, so more than 25 s is refused. */
+	rc = kd_config_get_long(cfg, "rendezvous", "register_interval", 15, 1,
+				25, &interval);
+	if (rc < 0)
+		return rc;
+	out->reg_interval_ms = (uint32_t)interval * 1000u;
+	return 0;
+}
+
+/* ---- status ------------------------------------------------------------ */
+
+static void fill_status(void *arg, struct kd_ctl_status *st)
+{
+	struct kd_rdvd *d = arg;
+	snprintf(st->state, sizeof(st->state), "%s", d->rt.status);
+	kd_ctl_status_add(st, "id", "%s", d->ctx.ident.id);
+	kd_ctl_status_add(st, "servers", "%u", d->rt.n_servers);
+	kd_ctl_status_add(st, "sessiond",
+			  d->ctx.handoff && kd_handoff_connected(d->ctx.handoff)
+				  ? "connected"
+				  : "not connected");
+	kd_ctl_status_add(st, "handed_off", "%u",
+			  d->ctx.handoff ? kd_handoff_count(d->ctx.handoff)
+					 : 0);
+	for (unsigned i = 0; i < d->rt.n_servers; i++) {
+		struct kd_rdv_server_status s;
+		char k[64];
+		kd_rdv_server_status(d->rt.servers[i], &s);
+		snprintf(k, sizeof(k), "server.%u.name", i);
+		kd_ctl_status_add(st, k, "%s", s.name);
+		snprintf(k, sizeof(k), "server.%u.address", i);
+		kd_ctl_status_add(st, k, "%s", s.addr);
+		snprintf(k, sizeof(k), "server.%u.registered", i);
+		kd_ctl_status_add(st, k, "%s", s.registered ? "yes" : "no");
+		snprintf(k, sizeof(k), "server.%u.state", i);
+		kd_ctl_status_add(st, k, "%s", s.state);
+		snprintf(k, sizeof(k), "server.%u.last_contact", i);
+		kd_ctl_status_add(st, k, "%lld", (long long)s.last_contact);
+		snprintf(k, sizeof(k), "server.%u.nat_type", i);
+		kd_ctl_status_add(st, k, "%s", s.nat_type);
+		snprintf(k, sizeof(k), "server.%u.answers", i);
+		kd_ctl_status_add(st, k, "%llu",
+				  (unsigned long long)s.registrations);
+	}
+}
+
+static void update_status(evutil_socket_t fd, short what, void *arg)
+{
+	struct kd_rdvd *d = arg;
+	char line[1024];
+	unsigned registered = 0;
+	struct kd_rdv_server_status first = {0};
+
+	if (d->rt.n_servers == 0) {
+		snprintf(line, sizeof(line),
+			 "direct IP only: no rendezvous servers configured");
+	} else {
+		for (unsigned i = 0; i < d->rt.n_servers; i++) {
+			struct kd_rdv_server_status s;
+			kd_rdv_server_status(d->rt.servers[i], &s);
+			if (s.registered)
+				registered++;
+			else if (!first.name[0])
+				first = s;
+		}
+		if (registered == d->rt.n_servers)
+			snprintf(line, sizeof(line),
+				 "registered as %s with %u of %u rendezvous "
+				 "servers", d->ctx.ident.id, registered,
+				 d->rt.n_servers);
+		else
+			snprintf(line, sizeof(line),
+				 "id %s registered with %u of %u rendezvous "
+				 "servers; %s: %s", d->ctx.ident.id,
+				 registered, d->rt.n_servers, first.name,
+				 first.state);
+	}
+	if (strcmp(line, d->rt.status) != 0) {
+		snprintf(d->rt.status, sizeof(d->rt.status), "%s", line);
+		sd_notifyf(0, "STATUS=%s", line);
+	}
+}
+
+static void on_changed(void *arg)
+{
+	struct kd_rdvd *d = arg;
+	event_active(d->rt.status_ev, EV_TIMEOUT, 0);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+
+/* ---- servers ----------------------------------------------------------- */
+
+static void stop_servers(struct kd_rdvd *d)
+{
+	for (unsigned i = 0; i < d->rt.n_servers; i++)
+		kd_rdv_server_destroy(d->rt.servers[i]);
+	d->rt.n_servers = 0;
+}
+
+static void on_config_update(void *arg, int32_t serial, char **servers,
+			     size_t n);
+
+static int start_servers(struct kd_rdvd *d,
+			 char list[KD_RDVD_SERVERS_MAX][KD_RDV_HOST_MAX],
+			 unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct kd_rdv_server *s;
+		int rc = kd_rdv_server_new(&d->ctx, list[i], &s);
+		if (rc < 0)
+			return rc;
+		kd_rdv_server_on_config_update(s, on_config_update, d);
+		d->rt.servers[d->rt.n_servers++] = s;
+		kd_rdv_server_start(s);
+	}
+	on_changed(d);
+	return 0;
+}
+
+static void on_reconfig(evutil_socket_t fd, short what, void *arg)
+{
+	struct kd_rdvd *d = arg;
+	stop_servers(d);
+	start_servers(d, d->rt.pending, d->rt.n_pending);
+}
+
+static void on_config_update(void *arg, int32_t serial, char **servers,
+			     size_t n)
+{
+	struct kd_rdvd *d = arg;
+	char list[KD_RDVD_SERVERS_MAX][KD_RDV_HOST_MAX];
+	unsigned cnt = 0;
+	bool same;
+
+	d->ctx.serial = (uint32_t)serial;
+	for (size_t i = 0; i < n && cnt < KD_RDVD_SERVERS_MAX; i++)
+		if (servers[i][0] &&
+		    strlen(servers[i]) < KD_RDV_HOST_MAX)
+			snprintf(list[cnt++], KD_RDV_HOST_MAX, "%s",
+				 servers[i]);
+	/* Like the real peer: a list only counts with a serial above 3. */
+	if (cnt == 0 || serial <= SERIAL_MIN)
+		return;
+	same = cnt == d->rt.n_servers;
+	for (unsigned i = 0; same && i < cnt; i++) {
+		struct kd_rdv_server_status s;
+		kd_rdv_server_status(d->rt.servers[i], &s);
+		same = strcmp(s.name, list[i]) == 0;
+	}
+	if (same)
+		return;
+	kd_notice("rendezvous server list replaced by the server's "
+		  "configuration update (serial %d); first: %s", serial,
+		  list[0]);
+	memcpy(d->rt.pending, list, sizeof(list));
+	d->rt.n_pending = cnt;
+	event_active(d->rt.reconfig_ev, EV_TIMEOUT, 0);
+}
+
+/* ---- life cycle -------------------------------------------------------- */
+
+int kd_rdvd_new(struct event_base *base, const struct kd_rdvd_config *cfg,
+		struct kd_rdvd **out)
+{
+	struct kd_rdvd *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->cfg = *cfg;
+	d->ctx.base = base;
+	d->ctx.reg_interval_ms = cfg->reg_interval_ms;
+	d->ctx.serial = SERIAL_MIN;
+	d->ctx.changed = on_changed;
+	d->ctx.changed_arg = d;
+	snprintf(d->ctx.relay, sizeof(d->ctx.relay), "%s", cfg->relay);
+	snprintf(d->ctx.licence_key, sizeof(d->ctx.licence_key), "%s",
+		 cfg->relay_key[0] ? cfg->relay_key : cfg->key);
+	d->rt.status_ev = event_new(base, -1, 0, update_status, d);
+	d->rt.watchdog_ev = event_new(base, -1, EV_PERSIST, on_watchdog, d);
+	d->rt.reconfig_ev = event_new(base, -1, 0, on_reconfig, d);
+	if (!d->rt.status_ev || !d->rt.watchdog_ev || !d->rt.reconfig_ev) {
+		kd_rdvd_destroy(d);
+		return -ENOMEM;
+	}
+	*out = d;
+	return 0;
+}
+
+int kd_rdvd_start(struct kd_rdvd *d)
+{
+	char path[512];
+	uint64_t wd_usec;
+	int rc;
+
+	if (d->cfg.n_servers) {
+		rc = kd_identity_load(d->cfg.general.state_dir, &d->ctx.ident);
+		if (rc < 0) {
+			kd_err("cannot load the device identity from %s (%s); "
+			       "run \"kvmdeskctl init\" first",
+			       d->cfg.general.state_dir, strerror(-rc));
+			return rc;
+		}
+		d->ctx.dns = evdns_base_new(d->ctx.base,
+					    EVDNS_BASE_INITIALIZE_NAMESERVERS);
+		if (!d->ctx.dns)
+			/* No resolv.conf: numeric servers still work. */
+			d->ctx.dns = evdns_base_new(d->ctx.base, 0);
+		if (!d->ctx.dns)
+			return -ENOMEM;
+		rc = kd_handoff_new(d->ctx.base, d->cfg.general.runtime_dir,
+				    &d->ctx.handoff);
+		if (rc < 0)
+			return rc;
+	}
+
+	kd_listen_fds_collect();
+	int fd = kd_listen_fd_take("rendezvousd-ctl", AF_UNIX);
+	kd_listen_fds_done();
+	snprintf(path, sizeof(path), "%s/rendezvousd-ctl.sock",
+		 d->cfg.general.runtime_dir);
+	rc = kd_ctl_new(d->ctx.base, fd, path, fill_status, d, &d->rt.ctl);
+	if (rc < 0) {
+		kd_err("cannot open the control socket %s: %s", path,
+		       strerror(-rc));
+		return rc;
+	}
+
+	rc = start_servers(d, d->cfg.servers, d->cfg.n_servers);
+	if (rc < 0)
+		return rc;
+	update_status(-1, 0, d);
+	if (sd_watchdog_enabled(0, &wd_usec) > 0) {
+		uint64_t half = wd_usec / 2;
+		struct timeval tv = {(time_t)(half / 1000000),
+				     (suseconds_t)(half % 1000000)};
+		event_add(d->rt.watchdog_ev, &tv);
+	}
+	kd_log_event(LOG_INFO,
+		     &(struct kd_log_fields){
+			     .message_id = KD_MSGID_DAEMON_STARTED},
+		     "rendezvousd started: %s", d->rt.status);
+	sd_notifyf(0, "READY=1\nSTATUS=%s", d->rt.status);
+	return 0;
+}
+
+void kd_rdvd_destroy(struct kd_rdvd *d)
+{
+	if (!d)
+		return;
+	stop_servers(d);
+	kd_ctl_destroy(d->rt.ctl);
+	kd_handoff_destroy(d->ctx.handoff);
+	if (d->ctx.dns)
+		evdns_base_free(d->ctx.dns, 0);
+	if (d->rt.status_ev)
+		event_free(d->rt.status_ev);
+	if (d->rt.watchdog_ev)
+		event_free(d->rt.watchdog_ev);
+	if (d->rt.reconfig_ev)
+		event_free(d->rt.reconfig_ev);
+	free(d);
+}

@@ -1,0 +1,175 @@
+/* rendezvousd's pure modules: server list parsing, relay choice, relay
+ * uuids, hbbs datagram parsing against the spec's worked bytes (§3.7). */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flows.h"
+#include "hbbs_msg.h"
+#include "rdv_sock.h"
+#include "rdv_wire.h"
+#include "rdvd.h"
+
+START_TEST(servers_list)
+{
+	char out[KD_RDVD_SERVERS_MAX][KD_RDV_HOST_MAX];
+	unsigned n;
+	ck_assert_int_eq(kd_rdvd_servers_parse(" a.example.com ,b:1,, [::1]:5 ",
+					       out, &n),
+			 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(out[0], "a.example.com");
+	ck_assert_str_eq(out[1], "b:1");
+	ck_assert_str_eq(out[2], "[::1]:5");
+	ck_assert_int_eq(kd_rdvd_servers_parse("", out, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(kd_rdvd_servers_parse(NULL, out, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(kd_rdvd_servers_parse("1,2,3,4,5,6,7,8,9", out, &n),
+			 -E2BIG);
+}
+END_TEST
+
+START_TEST(relay_choice)
+{
+	char out[KD_RDV_HOST_MAX];
+	/* spec §5.2 step 4: local option, else hbbs', else host:port+1 */
+	kd_flows_pick_relay("mine:1", "theirs", "hbbs.example.com", 21116, out,
+			    sizeof(out));
+	ck_assert_str_eq(out, "mine:1");
+	kd_flows_pick_relay("", "theirs", "hbbs.example.com", 21116, out,
+			    sizeof(out));
+	ck_assert_str_eq(out, "theirs");
+	kd_flows_pick_relay(NULL, "", "hbbs.example.com", 21116, out,
+			    sizeof(out));
+	ck_assert_str_eq(out, "hbbs.example.com:21117");
+	kd_flows_pick_relay(NULL, NULL, "2001:db8::1", 4000, out, sizeof(out));
+	ck_assert_str_eq(out, "[2001:db8::1]:4001");
+}
+END_TEST
+
+START_TEST(relay_uuid)
+{
+	char a[37], b[37];
+	kd_flows_new_uuid(a);
+	kd_flows_new_uuid(b);
+	ck_assert_uint_eq(strlen(a), 36);
+	ck_assert_str_ne(a, b);
+	ck_assert_int_eq(a[8], '-');
+	ck_assert_int_eq(a[14], '4'); /* version 4 */
+	ck_assert(strchr("89ab", a[19]));
+}
+END_TEST
+
+START_TEST(worked_punch_hole)
+{
+	/* spec §3.7: PunchHole{§5.1 example address, "rs.example.com",
+	 * ASYMMETRIC} */
+	static const uint8_t dgram[] = {
+		0x4A, 0x1E, 0x0A, 0x0A, 0x9A, 0x1E, 0xF1, 0xAC, 0x68, 0x24,
+		0x86, 0xAE, 0x4A, 0x33, 0x12, 0x0E, 0x72, 0x73, 0x2E, 0x65,
+		0x78, 0x61, 0x6D, 0x70, 0x6C, 0x65, 0x2E, 0x63, 0x6F, 0x6D,
+		0x18, 0x01};
+	struct kd_hbbs_msg m;
+	const char *why = NULL;
+	ck_assert_int_eq(kd_hbbs_msg_parse(dgram, sizeof(dgram), &m, &why), 0);
+	ck_assert_int_eq(m.kind, KD_HBBS_MSG_PUNCH_HOLE);
+	ck_assert_str_eq(m.relay_server, "rs.example.com");
+	ck_assert_int_eq(m.nat_type, HBB__NAT_TYPE__ASYMMETRIC);
+	ck_assert_uint_eq(m.client_mangled_len, 10);
+	struct sockaddr_in *in = (struct sockaddr_in *)&m.client;
+	char ip[32];
+	inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+	ck_assert_str_eq(ip, "203.0.113.7");
+	ck_assert_uint_eq(ntohs(in->sin_port), 51234);
+}
+END_TEST
+
+START_TEST(worked_registration_bytes)
+{
+	/* RegisterPeer{id:"123456789", serial:3} -> 15 bytes (§2.2) */
+	static const uint8_t want[] = {0x32, 0x0D, 0x0A, 0x09, 0x31,
+				       0x32, 0x33, 0x34, 0x35, 0x36,
+				       0x37, 0x38, 0x39, 0x10, 0x03};
+	Hbb__RendezvousMessage m = HBB__RENDEZVOUS_MESSAGE__INIT;
+	Hbb__RegisterPeer rp = HBB__REGISTER_PEER__INIT;
+	uint8_t buf[64];
+	rp.id = (char *)"123456789";
+	rp.serial = 3;
+	m.union_case = HBB__RENDEZVOUS_MESSAGE__UNION_REGISTER_PEER;
+	m.register_peer = &rp;
+	ck_assert_int_eq(kd_rdv_wire_pack(&m, buf, sizeof(buf)), 15);
+	ck_assert_mem_eq(buf, want, 15);
+
+	/* RegisterPkResponse{OK} is "82 01 00"; UUID_MISMATCH "82 01 02 08 02" */
+	static const uint8_t ok[] = {0x82, 0x01, 0x00};
+	static const uint8_t mismatch[] = {0x82, 0x01, 0x02, 0x08, 0x02};
+	struct kd_hbbs_msg n;
+	ck_assert_int_eq(kd_hbbs_msg_parse(ok, 3, &n, NULL), 0);
+	ck_assert_int_eq(n.kind, KD_HBBS_MSG_REGISTER_PK_RESPONSE);
+	ck_assert_int_eq(n.pk_result, 0);
+	ck_assert_int_eq(kd_hbbs_msg_parse(mismatch, 5, &n, NULL), 0);
+	ck_assert_int_eq(n.pk_result,
+			 HBB__REGISTER_PK_RESPONSE__RESULT__UUID_MISMATCH);
+	ck_assert_str_eq(kd_rdv_pk_result_name(n.pk_result), "UUID_MISMATCH");
+	ck_assert_ptr_nonnull(strstr(kd_rdv_pk_result_explain(n.pk_result),
+				     "another machine"));
+	/* RegisterPeerResponse{request_pk:true} = 3A 02 10 01 */
+	static const uint8_t req[] = {0x3A, 0x02, 0x10, 0x01};
+	ck_assert_int_eq(kd_hbbs_msg_parse(req, 4, &n, NULL), 0);
+	ck_assert_int_eq(n.kind, KD_HBBS_MSG_REGISTER_PEER_RESPONSE);
+	ck_assert(n.request_pk);
+}
+END_TEST
+
+START_TEST(bad_datagrams)
+{
+	struct kd_hbbs_msg n;
+	const char *why;
+	/* PunchHole without socket_addr */
+	static const uint8_t no_addr[] = {0x4A, 0x02, 0x18, 0x01};
+	ck_assert_int_eq(kd_hbbs_msg_parse(no_addr, 4, &n, &why), -EBADMSG);
+	ck_assert_ptr_nonnull(strstr(why, "client address"));
+	static const uint8_t garbage[] = {0xFF, 0xFF, 0xFF};
+	ck_assert_int_eq(kd_hbbs_msg_parse(garbage, 3, &n, &why), -EBADMSG);
+	uint8_t big[KD_RDV_MSG_MAX + 1] = {0};
+	ck_assert_int_eq(kd_hbbs_msg_parse(big, sizeof(big), &n, &why),
+			 -EBADMSG);
+}
+END_TEST
+
+START_TEST(addr_compare)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(5)};
+	struct sockaddr_in6 b = {.sin6_family = AF_INET6,
+				 .sin6_port = htons(5)};
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	inet_pton(AF_INET6, "::ffff:127.0.0.1", &b.sin6_addr);
+	ck_assert(kd_rdv_sa_equal((struct sockaddr *)&a, (struct sockaddr *)&b));
+	b.sin6_port = htons(6);
+	ck_assert(!kd_rdv_sa_equal((struct sockaddr *)&a,
+				   (struct sockaddr *)&b));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("rendezvousd-units");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, servers_list);
+	tcase_add_test(tc, relay_choice);
+	tcase_add_test(tc, relay_uuid);
+	tcase_add_test(tc, worked_punch_hole);
+	tcase_add_test(tc, worked_registration_bytes);
+	tcase_add_test(tc, bad_datagrams);
+	tcase_add_test(tc, addr_compare);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
