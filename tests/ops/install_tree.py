@@ -17,7 +17,7 @@ UNITS = ["kvmdesk-init.service", "kvmdesk-rendezvousd.service",
          "kvmdesk-sessiond.service", "kvmdesk-sessiond.socket",
          "kvmdesk-sessiond-handoff.socket", "kvmdesk-mediad.service",
          "kvmdesk-mediad.socket", "kvmdesk-hidd.service",
-         "kvmdesk-hidd.socket", "kvmdesk.target"]
+         "kvmdesk-hidd.socket", "kvmdesk-gadget.service", "kvmdesk.target"]
 MAN = ["man1/kvmdeskctl.1", "man5/kvmdesk.conf.5", "man7/kvmdesk.7",
        "man8/rendezvousd.8", "man8/sessiond.8", "man8/mediad.8",
        "man8/hidd.8"]
@@ -132,6 +132,8 @@ def main():
                   "sysusers creates group kvmdesk")
         check(os.path.isfile(at("tmpfilesdir", "kvmdesk.conf")),
               "tmpfiles.d/kvmdesk.conf")
+        check(os.path.isfile(at("modulesloaddir", "kvmdesk.conf")),
+              "modules-load.d/kvmdesk.conf (libcomposite)")
         check(os.path.isfile(at("catalogdir", "kvmdesk.catalog")),
               "journal catalog")
         check(os.path.isfile(at("udevrulesdir", "70-kvmdesk.rules")),
