@@ -20,6 +20,7 @@
 #include "frame_ring.h"
 #include "ipc.h"
 #include "listen_fds.h"
+#include "audio_pipeline.h"
 #include "log.h"
 #include "source.h"
 #include "unix_socket.h"
@@ -64,6 +65,7 @@ struct kd_media {
 	struct kd_source *source;
 	struct pipeline pipes[KD_MEDIA_CODECS];
 	struct conn *conns;
+	struct kd_audio_pipeline *audio; /* NULL: [audio] source = none */
 	int listen_fd, ctl_fd;
 	struct event *listen_ev, *ctl_ev;
 	char status[256];
@@ -90,6 +92,8 @@ int kd_media_config_read(const struct kd_config *cfg,
 		 kd_config_get_or(cfg, "video", "source", "/dev/video0"));
 	snprintf(out->codecs, sizeof(out->codecs), "%s",
 		 kd_config_get_or(cfg, "video", "codecs", ""));
+	snprintf(out->audio_source, sizeof(out->audio_source), "%s",
+		 kd_config_get_or(cfg, "audio", "source", "none"));
 	if (kd_config_get_long(cfg, "video", "width", 1920, 16, 7680, &w) ||
 	    kd_config_get_long(cfg, "video", "height", 1080, 16, 4320, &h) ||
 	    kd_config_get_long(cfg, "video", "fps", 30, 1, 120, &fps))
@@ -132,6 +136,10 @@ void kd_media_status_line(struct kd_media *m, char *buf, size_t len)
 			n += snprintf(buf + n, len - (size_t)n, ", %s:%u",
 				      kd_codec_name((Kdipc__Codec)i),
 				      m->pipes[i].subscribers);
+	if (m->audio && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, ", audio %s:%u",
+			 kd_audio_pipeline_source(m->audio),
+			 kd_audio_pipeline_listeners(m->audio));
 }
 
 static void update_status(struct kd_media *m)
@@ -275,6 +283,10 @@ static void conn_close(struct conn *c, const char *why)
 			     (int)c->pid, why);
 	for (size_t i = 0; i < KD_MEDIA_CODECS; i++)
 		unsubscribe(m, c, i);
+	if (m->audio) {
+		kd_audio_pipeline_unsubscribe(m->audio, c);
+		update_status(m);
+	}
 	for (struct conn **pp = &m->conns; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -302,7 +314,7 @@ static void send_status(struct kd_media *m, struct conn *c)
 	Kdipc__MediaToWorker msg = KDIPC__MEDIA_TO_WORKER__INIT;
 	Kdipc__MediaStatus st = KDIPC__MEDIA_STATUS__INIT;
 	Kdipc__SourceMode mode = KDIPC__SOURCE_MODE__INIT;
-	Kdipc__EncoderInfo infos[KD_MEDIA_CODECS], *ptrs[KD_MEDIA_CODECS];
+	Kdipc__EncoderInfo infos[KD_MEDIA_CODECS + 1], *ptrs[KD_MEDIA_CODECS + 1];
 	size_t n = 0;
 
 	mode.width = m->source->mode.width;
@@ -317,6 +329,13 @@ static void send_status(struct kd_media *m, struct conn *c)
 		infos[n].codec = (Kdipc__Codec)i;
 		infos[n].encoder = (char *)m->pipes[i].choice.name;
 		infos[n].hardware = m->pipes[i].choice.hardware;
+		ptrs[n] = &infos[n];
+		n++;
+	}
+	if (m->audio) {
+		kdipc__encoder_info__init(&infos[n]);
+		infos[n].codec = KDIPC__CODEC__CODEC_OPUS;
+		infos[n].encoder = "libopus";
 		ptrs[n] = &infos[n];
 		n++;
 	}
@@ -356,6 +375,13 @@ static void handle_subscribe(struct conn *c, const Kdipc__Subscribe *s, int efd)
 	size_t idx;
 	int r;
 
+	if (s->codec == KDIPC__CODEC__CODEC_OPUS && m->audio) {
+		r = kd_audio_pipeline_subscribe(m->audio, c, efd);
+		reply_subscribe(c, s->codec, r,
+				r < 0 ? -1 : kd_audio_pipeline_ring_fd(m->audio));
+		update_status(m);
+		return;
+	}
 	if (!codec_index(s->codec, &idx) || !m->pipes[idx].available) {
 		close(efd);
 		reply_subscribe(c, s->codec, -ENOTSUP, -1);
@@ -444,7 +470,11 @@ static bool handle_worker(struct conn *c, Kdipc__WorkerToMedia *msg, int fd)
 	}
 	switch (msg->msg_case) {
 	case KDIPC__WORKER_TO_MEDIA__MSG_UNSUBSCRIBE:
-		if (codec_index(msg->unsubscribe->codec, &idx))
+		if (msg->unsubscribe->codec == KDIPC__CODEC__CODEC_OPUS &&
+		    c->m->audio) {
+			kd_audio_pipeline_unsubscribe(c->m->audio, c);
+			update_status(c->m);
+		} else if (codec_index(msg->unsubscribe->codec, &idx))
 			unsubscribe(c->m, c, idx);
 		return true;
 	case KDIPC__WORKER_TO_MEDIA__MSG_KEYFRAME:
@@ -661,6 +691,12 @@ int kd_media_create(struct event_base *base, const struct kd_media_config *cfg,
 		goto fail;
 	}
 	probe_encoders(m);
+	if (strcmp(cfg->audio_source, "none") != 0) {
+		r = kd_audio_pipeline_create(base, cfg->audio_source, &m->audio);
+		if (r < 0)
+			kd_err("audio source %s: %s; continuing without audio",
+			       cfg->audio_source, strerror(-r));
+	}
 	update_status(m);
 	*out = m;
 	return 0;
@@ -709,6 +745,8 @@ void kd_media_destroy(struct kd_media *m)
 		return;
 	while (m->conns)
 		conn_close(m->conns, NULL);
+	kd_audio_pipeline_destroy(m->audio);
+	m->audio = NULL;
 	for (size_t i = 0; i < KD_MEDIA_CODECS; i++) {
 		struct pipeline *p = &m->pipes[i];
 

@@ -29,9 +29,10 @@ struct kd_media_config {
 	uint32_t height;
 	uint32_t fps;
 	char codecs[128];     /* [video] codecs: comma list, "" = all found */
+	char audio_source[256]; /* [audio] source: ALSA device, testtone, none */
 };
 
-/* Reads [general] runtime_dir and [video]. 0 or -EINVAL (logged). */
+/* Reads [general] runtime_dir, [video] and [audio]. 0 or -EINVAL (logged). */
 int kd_media_config_read(const struct kd_config *cfg,
 			 struct kd_media_config *out);
 

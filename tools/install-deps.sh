@@ -8,4 +8,4 @@ apt-get install -y --no-install-recommends \
   libsodium-dev libprotobuf-c-dev protobuf-c-compiler libevent-dev \
   libopus-dev libavcodec-dev libavutil-dev libswscale-dev \
   libsystemd-dev libasound2-dev libzstd-dev check \
-  clang ffmpeg mandoc systemd iproute2 procps python3 psmisc
+  clang libclang-rt-14-dev ffmpeg mandoc systemd iproute2 procps python3 psmisc

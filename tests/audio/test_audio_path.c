@@ -13,6 +13,7 @@
 #include "audio_source.h"
 #include "log.h"
 #include "opus_encoder.h"
+#include "tone_measure.h"
 #include "tone_source.h"
 
 struct packets {
@@ -43,24 +44,11 @@ static void on_packet(void *opaque, const uint8_t *p, size_t len, uint64_t pts)
 	ps->frames += (size_t)n;
 }
 
-/* Frequency from zero crossings with sub-sample interpolation. */
 static double measure_hz(const float *pcm, size_t frames, size_t skip, int channel)
 {
-	double first = -1, last = -1;
-	int crossings = 0;
-	for (size_t i = skip + 1; i < frames; i++) {
-		float a = pcm[2 * (i - 1) + channel], b = pcm[2 * i + channel];
-		if (a < 0 && b >= 0) {
-			double t = (double)(i - 1) + a / (a - b);
-			if (first < 0)
-				first = t;
-			else
-				crossings++;
-			last = t;
-		}
-	}
-	ck_assert_int_gt(crossings, 10);
-	return crossings / ((last - first) / KD_AUDIO_RATE);
+	double hz = kd_tone_measure_hz(pcm, frames, skip, channel);
+	ck_assert(hz > 0);
+	return hz;
 }
 
 START_TEST(tone_survives_opus_at_its_pitch)
