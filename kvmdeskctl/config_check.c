@@ -390,34 +390,34 @@ static size_t count_errors(const struct check *c)
 	return n;
 }
 
-static void print_text(const struct check *c, const char *path)
+static void print_text(const struct check *c, const char *path, FILE *out)
 {
 	for (size_t i = 0; i < c->n_problems; i++) {
 		const struct problem *p = &c->problems[i];
 		if (p->line)
-			printf("%s:%u: ", path, p->line);
+			fprintf(out, "%s:%u: ", path, p->line);
 		else
-			printf("%s: ", path);
-		printf("%s: ", p->error ? "error" : "warning");
+			fprintf(out, "%s: ", path);
+		fprintf(out, "%s: ", p->error ? "error" : "warning");
 		if (p->key[0])
-			printf("[%s] ", p->section);
+			fprintf(out, "[%s] ", p->section);
 		if (p->key[0] && !strstr(p->message, " = "))
-			printf("%s: ", p->key);
-		printf("%s\n", p->message);
+			fprintf(out, "%s: ", p->key);
+		fprintf(out, "%s\n", p->message);
 	}
 	if (c->n_omitted)
-		printf("%s: %zu more problems not shown\n", path, c->n_omitted);
+		fprintf(out, "%s: %zu more problems not shown\n", path, c->n_omitted);
 	size_t errors = count_errors(c);
 	if (errors == 0)
-		printf("%s: ok (%zu keys)\n", path, c->n_keys);
+		fprintf(out, "%s: ok (%zu keys)\n", path, c->n_keys);
 	else
-		printf("%s: %zu error%s\n", path, errors, errors == 1 ? "" : "s");
+		fprintf(out, "%s: %zu error%s\n", path, errors, errors == 1 ? "" : "s");
 }
 
-static int print_json(const struct check *c, const char *path)
+static int print_json(const struct check *c, const char *path, FILE *out)
 {
 	struct kd_json j;
-	kd_json_init(&j, stdout);
+	kd_json_init(&j, out);
 	kd_json_begin_object(&j);
 	kd_json_key(&j, "file");
 	kd_json_string(&j, path);
@@ -452,28 +452,29 @@ static int print_json(const struct check *c, const char *path)
 	return kd_json_finish(&j);
 }
 
-int kd_ctl_config_check(struct kd_ctl_context *ctx, int argc, char **argv)
+/* Checks text (NUL-terminated, len bytes) and reports on out. */
+static int report(struct check *c, const char *name, bool json, FILE *out)
 {
-	if (argc != 0) {
-		fprintf(stderr, "kvmdeskctl: config check takes no arguments "
-				"(use -c FILE)\n");
-		return 2;
-	}
+	qsort(c->problems, c->n_problems, sizeof(c->problems[0]), problem_cmp);
+	int r = 0;
+	if (json)
+		r = print_json(c, name, out);
+	else
+		print_text(c, name, out);
+	if (fflush(out) != 0)
+		r = -EIO;
+	return (count_errors(c) == 0 && r == 0) ? 0 : 1;
+}
+
+int kd_config_check_text(const char *name, const char *text, size_t len,
+			 bool json, FILE *out)
+{
 	struct check *c = calloc(1, sizeof(*c));
 	if (!c)
 		return 1;
-	const char *path = ctx->config_path;
-	char *text = NULL;
-	size_t len = 0;
 	struct kd_config *cfg = NULL;
-	int r = kd_read_small_file(path, KD_CONFIG_MAX_SIZE, &text, &len);
-	if (r < 0) {
-		add_problem(c, 0, NULL, NULL, true, "cannot read: %s",
-			    r == -EFBIG ? "file too large" : strerror(-r));
-		goto report;
-	}
 	char err[256] = "";
-	r = kd_config_parse(text, len, &cfg, err, sizeof(err));
+	int r = kd_config_parse(text, len, &cfg, err, sizeof(err));
 	if (r < 0) {
 		unsigned line = 0;
 		const char *msg = err[0] ? err : strerror(-r);
@@ -481,17 +482,39 @@ int kd_ctl_config_check(struct kd_ctl_context *ctx, int argc, char **argv)
 		if (sscanf(err, "line %u: %n", &line, &used) == 1 && used > 0)
 			msg = err + used;
 		add_problem(c, line, NULL, NULL, true, "%s", msg);
-		goto report;
+	} else {
+		check_sections(c, text);
+		kd_config_foreach(cfg, visit, c);
+		check_combinations(c, cfg);
 	}
-	check_sections(c, text);
-	kd_config_foreach(cfg, visit, c);
-	check_combinations(c, cfg);
-report:
-	qsort(c->problems, c->n_problems, sizeof(c->problems[0]), problem_cmp);
-	int out = ctx->json ? print_json(c, path) : (print_text(c, path), 0);
-	int status = (count_errors(c) == 0 && out == 0) ? 0 : 1;
+	int status = report(c, name, json, out);
 	kd_config_free(cfg);
-	free(text);
 	free(c);
+	return status;
+}
+
+int kd_ctl_config_check(struct kd_ctl_context *ctx, int argc, char **argv)
+{
+	if (argc != 0) {
+		fprintf(stderr, "kvmdeskctl: config check takes no arguments "
+				"(use -c FILE)\n");
+		return 2;
+	}
+	const char *path = ctx->config_path;
+	char *text = NULL;
+	size_t len = 0;
+	int r = kd_read_small_file(path, KD_CONFIG_MAX_SIZE, &text, &len);
+	if (r < 0) {
+		struct check *c = calloc(1, sizeof(*c));
+		if (!c)
+			return 1;
+		add_problem(c, 0, NULL, NULL, true, "cannot read: %s",
+			    r == -EFBIG ? "file too large" : strerror(-r));
+		int status = report(c, path, ctx->json, stdout);
+		free(c);
+		return status;
+	}
+	int status = kd_config_check_text(path, text, len, ctx->json, stdout);
+	free(text);
 	return status;
 }
