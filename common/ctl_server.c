@@ -271,6 +271,12 @@ static const char *handle(struct ctl_conn *c, const Kdipc__CtlRequest *req)
 static void on_conn_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct ctl_conn *c = arg;
+	if (what & EV_TIMEOUT) {
+		/* kvmdeskctl asks and goes: an idle client only holds a slot. */
+		kd_debug("%s control connection idle; closed", c->srv->component);
+		conn_close(c);
+		return;
+	}
 	ProtobufCMessage *m = NULL;
 	int passed_fd = -1;
 	int r = kd_ipc_recv(fd, &kdipc__ctl_request__descriptor, &m,
@@ -332,7 +338,8 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 	c->fd = cfd;
 	c->ev = event_new(srv->base, cfd, EV_READ | EV_PERSIST,
 			  on_conn_readable, c);
-	if (!c->ev || event_add(c->ev, NULL) < 0) {
+	struct timeval idle = { .tv_sec = KD_CTL_IDLE_TIMEOUT_S };
+	if (!c->ev || event_add(c->ev, &idle) < 0) {
 		if (c->ev)
 			event_free(c->ev);
 		close(cfd);
