@@ -28,7 +28,7 @@ if [ "$seconds" -gt 0 ] && command -v clang >/dev/null 2>&1; then
     CC=clang meson setup "$fuzz_build" -Dfuzzing=true >/dev/null
   fi
   ninja -C "$fuzz_build"
-  for target in $(find "$fuzz_build" -type f -perm -u+x -name 'fuzz_*' | sort); do
+  for target in $(find "$fuzz_build" -type f -perm -u+x -name 'fuzz_*' ! -name '*_replay' | sort); do
     name=$(basename "$target")
     corpus="$fuzz_build/corpus-$name"
     mkdir -p "$corpus"
