@@ -108,6 +108,45 @@ static int login_once(struct kd_harness *h, const char *dialed, double *us)
 	return r;
 }
 
+/* Secure hand-off: from handing the socket over to LoginResponse, with the
+ * SignedId check, the key exchange and encryption. */
+static int secure_login_once(struct kd_harness *h, double *us)
+{
+	struct rd_client_opts o;
+	struct rd_client *c;
+	Hbb__Message *m = NULL;
+	int cfd, sfd, r;
+	double t0;
+
+	r = kd_harness_tcp_pair("127.0.0.2", &cfd, &sfd);
+	if (r < 0)
+		return r;
+	t0 = now_us();
+	r = kd_harness_handoff(h, sfd, true, "relay");
+	if (r < 0)
+		return r;
+	rd_client_opts_default(&o);
+	o.dialed = h->device_id;
+	o.secure = true;
+	o.identity_pk = h->pubkey;
+	r = rd_client_new(cfd, &o, &c);
+	if (r < 0)
+		return r;
+	r = rd_client_handshake(c, 5000);
+	if (r == 0 && !rd_client_encrypted(c))
+		r = -EPROTO;
+	if (r == 0)
+		r = rd_client_login(c, PASSWORD, 5000, &m);
+	if (r == 0 && m->login_response->union_case !=
+			      HBB__LOGIN_RESPONSE__UNION_PEER_INFO)
+		r = -EACCES;
+	*us = now_us() - t0;
+	if (m)
+		hbb__message__free_unpacked(m, NULL);
+	rd_client_free(c);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 100;
@@ -147,6 +186,21 @@ int main(int argc, char **argv)
 	qsort(t, (size_t)n, sizeof(*t), cmp_double);
 	printf("direct IP connect -> LoginResponse over %d logins: median %.0f us, "
 	       "p90 %.0f us, min %.0f us, max %.0f us\n",
+	       n, t[n / 2], t[(n * 9) / 10], t[0], t[n - 1]);
+
+	for (int i = 0; i < n; i++) {
+		int r = secure_login_once(&h, &t[i]);
+		if (r < 0) {
+			fprintf(stderr, "secure login %d failed: %s\n", i,
+				strerror(-r));
+			kd_harness_dump_log(&h, "sessiond");
+			return 1;
+		}
+	}
+	qsort(t, (size_t)n, sizeof(*t), cmp_double);
+	printf("secure hand-off -> LoginResponse (SignedId, key exchange, "
+	       "encrypted) over %d logins: median %.0f us, p90 %.0f us, "
+	       "min %.0f us, max %.0f us\n",
 	       n, t[n / 2], t[(n * 9) / 10], t[0], t[n - 1]);
 
 	/* an idle, logged-in session: its worker's memory */

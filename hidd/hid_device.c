@@ -9,6 +9,10 @@
 #include "log.h"
 
 #define RETRY_MS 1000
+/* A host that takes no report for this long is asleep or gone without the
+ * gadget noticing: we say so, and keep only the current state so that no
+ * stale keystrokes are typed when it wakes up. */
+#define STALL_MS 2000
 
 struct kd_hid_device {
 	struct event_base *base;
@@ -23,6 +27,7 @@ struct kd_hid_device {
 	struct event *wait_ev;  /* POLLOUT on fd, or a timer */
 	struct event *read_ev;  /* LED output reports */
 	struct event *retry_ev;
+	struct event *stall_ev;
 	kd_hid_led_cb led_cb;
 	void *led_opaque;
 	struct kd_hid_device_stats stats;
@@ -39,7 +44,32 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 	struct kd_hid_device *d = arg;
 
 	d->waiting = false;
+	evtimer_del(d->stall_ev);
 	pump(d);
+}
+
+static void log_gone(struct kd_hid_device *d, const char *why)
+{
+	struct kd_log_fields f = {.message_id = KD_MSGID_HID_TARGET_GONE};
+
+	d->online = false;
+	if (d->gone_logged)
+		return;
+	d->gone_logged = true;
+	d->stats.gone++; /* transitions, not retries */
+	kd_log_event(LOG_WARNING, &f, "%s %s: %s", kind_names[d->port->kind],
+		     d->port->path, why);
+}
+
+static void on_stall(evutil_socket_t fd, short what, void *arg)
+{
+	struct kd_hid_device *d = arg;
+
+	if (!d->waiting)
+		return;
+	log_gone(d, "target host takes no reports (asleep or unplugged), "
+		    "keeping the current state");
+	kd_report_queue_collapse(&d->queue);
 }
 
 static void on_readable(evutil_socket_t fd, short what, void *arg)
@@ -47,23 +77,30 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	check_leds(arg);
 }
 
+/* Opens the node; the keyboard's LED output reports are read from then on. */
+static int open_port(struct kd_hid_device *d)
+{
+	int r = d->port->ops->open(d->port);
+
+	if (r < 0)
+		return r;
+	d->is_open = true;
+	if (d->port->fd >= 0 && d->port->kind == KD_REPORT_KEYBOARD) {
+		event_assign(d->read_ev, d->base, d->port->fd,
+			     EV_READ | EV_PERSIST, on_readable, d);
+		event_add(d->read_ev, NULL);
+	}
+	return 0;
+}
+
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct kd_hid_device *d = arg;
 
-	if (!d->is_open) {
-		if (d->port->ops->open(d->port) < 0) {
-			struct timeval tv = {RETRY_MS / 1000, 0};
-			evtimer_add(d->retry_ev, &tv);
-			return;
-		}
-		d->is_open = true;
-		if (d->port->fd >= 0 && d->port->ops->read_leds &&
-		    d->port->kind == KD_REPORT_KEYBOARD) {
-			event_assign(d->read_ev, d->base, d->port->fd,
-				     EV_READ | EV_PERSIST, on_readable, d);
-			event_add(d->read_ev, NULL);
-		}
+	if (!d->is_open && open_port(d) < 0) {
+		struct timeval tv = {RETRY_MS / 1000, 0};
+		evtimer_add(d->retry_ev, &tv);
+		return;
 	}
 	/* Resend the current state: whatever the host last saw is stale. */
 	kd_report_queue_collapse(&d->queue);
@@ -87,22 +124,11 @@ static void close_port(struct kd_hid_device *d)
 static void set_gone(struct kd_hid_device *d, int err)
 {
 	struct timeval tv = {RETRY_MS / 1000, 0};
-	struct kd_log_fields f = {.message_id = KD_MSGID_HID_TARGET_GONE};
 
-	d->online = false;
-	d->stats.gone++;
-	if (!d->gone_logged) {
-		d->gone_logged = true;
-		if (err == KD_HID_GONE)
-			kd_log_event(LOG_WARNING, &f,
-				     "%s %s: target host gone, keeping state "
-				     "until it returns",
-				     kind_names[d->port->kind], d->port->path);
-		else
-			kd_log_event(LOG_WARNING, &f, "%s %s: %s",
-				     kind_names[d->port->kind], d->port->path,
-				     strerror(-err));
-	}
+	log_gone(d, err == KD_HID_GONE
+			    ? "target host gone, keeping state until it returns"
+			    : strerror(-err));
+	evtimer_del(d->stall_ev);
 	/* The node may vanish with the gadget; reopen it cleanly later. */
 	close_port(d);
 	kd_report_queue_collapse(&d->queue);
@@ -128,9 +154,11 @@ static void wait_writable(struct kd_hid_device *d)
 	d->waiting = true;
 	d->stats.would_block++;
 	if (d->port->fd >= 0) {
+		struct timeval stall = {STALL_MS / 1000, 0};
 		event_assign(d->wait_ev, d->base, d->port->fd, EV_WRITE,
 			     on_writable, d);
 		event_add(d->wait_ev, NULL);
+		evtimer_add(d->stall_ev, &stall);
 	} else {
 		uint64_t us = d->port->ops->busy_for_us
 				      ? d->port->ops->busy_for_us(d->port)
@@ -191,7 +219,8 @@ int kd_hid_device_new(struct event_base *base, struct kd_hid_port *port,
 	d->wait_ev = calloc(1, event_get_struct_event_size());
 	d->read_ev = calloc(1, event_get_struct_event_size());
 	d->retry_ev = evtimer_new(base, on_retry, d);
-	if (!d->wait_ev || !d->read_ev || !d->retry_ev) {
+	d->stall_ev = evtimer_new(base, on_stall, d);
+	if (!d->wait_ev || !d->read_ev || !d->retry_ev || !d->stall_ev) {
 		kd_hid_device_destroy(d);
 		return -ENOMEM;
 	}
@@ -213,19 +242,11 @@ int kd_hid_device_start(struct kd_hid_device *d, const struct kd_hid_report *r)
 	d->current = *r;
 	d->have_current = true;
 	kd_report_queue_push(&d->queue, r);
-	ret = d->port->ops->open(d->port);
-	if (ret < 0) {
-		set_gone(d, ret);
-		return 0;
-	}
-	/* Pretend the retry fired: it wires the LED reader and pumps. */
-	d->is_open = true;
-	if (d->port->fd >= 0 && d->port->kind == KD_REPORT_KEYBOARD) {
-		event_assign(d->read_ev, d->base, d->port->fd,
-			     EV_READ | EV_PERSIST, on_readable, d);
-		event_add(d->read_ev, NULL);
-	}
-	pump(d);
+	ret = open_port(d);
+	if (ret < 0)
+		set_gone(d, ret); /* retried every second */
+	else
+		pump(d);
 	return 0;
 }
 
@@ -274,6 +295,8 @@ void kd_hid_device_destroy(struct kd_hid_device *d)
 	free(d->read_ev);
 	if (d->retry_ev)
 		event_free(d->retry_ev);
+	if (d->stall_ev)
+		event_free(d->stall_ev);
 	if (d->is_open)
 		d->port->ops->close(d->port);
 	d->port->ops->destroy(d->port);

@@ -8,7 +8,6 @@
 #include <sys/socket.h>
 
 #include <event2/event.h>
-#include <systemd/sd-daemon.h>
 
 #include "config.h"
 #include "ctl_server.h"
@@ -17,6 +16,7 @@
 #include "input_state.h"
 #include "listen_fds.h"
 #include "log.h"
+#include "notify.h"
 #include "unix_socket.h"
 
 #define STATUS_EVERY_S 5
@@ -29,8 +29,8 @@ struct kd_hidd {
 	struct kd_input_state *state;
 	struct kd_input_server *input;
 	struct kd_ctl_server *ctl;
+	struct kd_notify *notify;
 	struct event *sig_term, *sig_int, *tick;
-	uint64_t watchdog_usec;
 	char last_status[256];
 	/* online bits last told to workers */
 	unsigned online_mask;
@@ -49,39 +49,41 @@ static void status_line(struct kd_hidd *h, char *out, size_t len)
 		 kd_input_state_sessions(h->state));
 }
 
-static void ctl_status(void *opaque, char *state, size_t state_len,
-		       char details[][2][64], size_t *n, size_t max)
+static void ctl_status(void *data, struct kd_ctl_status *st)
 {
 	static const char *const names[] = {"keyboard", "mouse",
 					    "relative_mouse"};
-	struct kd_hidd *h = opaque;
+	struct kd_hidd *h = data;
+	char line[256];
 
-	status_line(h, state, state_len);
-	*n = 0;
-	snprintf(details[*n][0], 64, "backend");
-	snprintf(details[(*n)++][1], 64, "%s", h->hid.backend);
-	for (int k = 0; k < 3 && *n + 2 <= max; k++) {
+	status_line(h, line, sizeof(line));
+	kd_ctl_status_set_state(st, line);
+	kd_ctl_status_add_detail(st, "backend", h->hid.backend);
+	for (int k = 0; k < 3; k++) {
 		struct kd_hid_device_stats s;
+		char key[64];
 		if (!h->dev[k])
 			continue;
 		kd_hid_device_stats(h->dev[k], &s);
-		snprintf(details[*n][0], 64, "%s", names[k]);
-		snprintf(details[(*n)++][1], 64, "%s",
-			 kd_hid_device_online(h->dev[k]) ? "online"
-							 : "offline");
-		snprintf(details[*n][0], 64, "%s_reports", names[k]);
-		snprintf(details[(*n)++][1], 64,
-			 "%llu written, %llu merged, %llu busy",
+		kd_ctl_status_add_detail(st, names[k],
+					 kd_hid_device_online(h->dev[k])
+						 ? "online"
+						 : "offline");
+		snprintf(key, sizeof(key), "%s_reports", names[k]);
+		snprintf(line, sizeof(line),
+			 "%llu written, %llu merged, %llu busy, %llu gone",
 			 (unsigned long long)s.written,
 			 (unsigned long long)s.merged,
-			 (unsigned long long)s.would_block);
+			 (unsigned long long)s.would_block,
+			 (unsigned long long)s.gone);
+		kd_ctl_status_add_detail(st, key, line);
 	}
-	if (*n < max) {
-		snprintf(details[*n][0], 64, "leds");
-		snprintf(details[(*n)++][1], 64, "0x%02x",
-			 kd_input_state_get_leds(h->state));
-	}
+	snprintf(line, sizeof(line), "0x%02x",
+		 kd_input_state_get_leds(h->state));
+	kd_ctl_status_add_detail(st, "leds", line);
 }
+
+static const struct kd_ctl_ops ctl_ops = {.status = ctl_status};
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -99,10 +101,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	status_line(h, line, sizeof(line));
 	if (strcmp(line, h->last_status)) {
 		snprintf(h->last_status, sizeof(h->last_status), "%s", line);
-		sd_notifyf(0, "STATUS=%s", line);
+		kd_notify_status("%s", line);
 	}
-	if (h->watchdog_usec)
-		sd_notify(0, "WATCHDOG=1");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -196,12 +196,12 @@ static int start(struct kd_hidd *h)
 	r = kd_input_server_new(h->base, fd, h->state, &h->input);
 	if (r)
 		return r;
-	fd = open_socket(h->general.runtime_dir, "hidd-ctl");
-	if (fd < 0)
-		return fd;
-	r = kd_ctl_server_new(h->base, fd, "hidd", ctl_status, h, &h->ctl);
-	if (r)
+	r = kd_ctl_server_start(h->base, h->general.runtime_dir, "hidd",
+				&ctl_ops, h, &h->ctl);
+	if (r) {
+		kd_err("control socket: %s", strerror(-r));
 		return r;
+	}
 	kd_listen_fds_done();
 
 	/* Whatever a previous hidd left pressed goes up first. */
@@ -216,11 +216,6 @@ static int start(struct kd_hidd *h)
 
 	h->sig_term = evsignal_new(h->base, SIGTERM, on_signal, h);
 	h->sig_int = evsignal_new(h->base, SIGINT, on_signal, h);
-	if (sd_watchdog_enabled(0, &h->watchdog_usec) > 0 &&
-	    h->watchdog_usec / 2 < (uint64_t)STATUS_EVERY_S * 1000000u) {
-		tick.tv_sec = (time_t)(h->watchdog_usec / 2000000u);
-		tick.tv_usec = (suseconds_t)(h->watchdog_usec / 2 % 1000000u);
-	}
 	h->tick = event_new(h->base, -1, EV_PERSIST, on_tick, h);
 	if (!h->sig_term || !h->sig_int || !h->tick)
 		return -ENOMEM;
@@ -243,9 +238,11 @@ int kd_hidd_run(struct kd_hidd *h)
 		     &(struct kd_log_fields){
 			     .message_id = KD_MSGID_DAEMON_STARTED},
 		     "hidd started: %s", line);
-	sd_notifyf(0, "READY=1\nSTATUS=%s", line);
+	snprintf(h->last_status, sizeof(h->last_status), "%s", line);
+	kd_notify_ready(h->base, line, &h->notify);
 	event_base_dispatch(h->base);
-	sd_notify(0, "STOPPING=1");
+	kd_notify_stopping(h->notify);
+	h->notify = NULL;
 	/* Sessions end: their keys go up before we exit. */
 	kd_input_server_free(h->input);
 	h->input = NULL;
@@ -258,7 +255,7 @@ void kd_hidd_free(struct kd_hidd *h)
 	if (!h)
 		return;
 	kd_input_server_free(h->input);
-	kd_ctl_server_free(h->ctl);
+	kd_ctl_server_destroy(h->ctl);
 	kd_input_state_free(h->state);
 	for (int k = 0; k < 3; k++)
 		kd_hid_device_destroy(h->dev[k]);

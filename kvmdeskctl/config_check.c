@@ -24,7 +24,6 @@
 
 enum value_kind {
 	V_PATH,          /* absolute path */
-	V_PATH_OR_EMPTY,
 	V_CODECS,        /* vp8, vp9, av1, h264, h265 separated by , or space */
 	V_LOG_LEVEL,
 	V_HOST_PORT_LIST, /* host[:port], ... (may be empty) */
@@ -71,8 +70,8 @@ static const struct known_key known_keys[] = {
 	{ "hid", "backend", V_CHOICE, 0, 0, "hidg|uinput|file" },
 	{ "hid", "keyboard", V_PATH, 0, 0, NULL },
 	{ "hid", "mouse", V_PATH, 0, 0, NULL },
-	{ "hid", "relative_mouse", V_PATH_OR_EMPTY, 0, 0, NULL },
 	{ "hid", "file_dir", V_PATH, 0, 0, NULL },
+	{ "hid", "relative_mouse", V_TEXT, 0, 0, NULL },
 	{ "hid", "file_poll_us", V_INT, 0, 1000000, NULL },
 	{ "hid", "type_clipboard", V_BOOL, 0, 0, NULL },
 };
@@ -212,10 +211,6 @@ static const char *check_value(const struct known_key *k, const char *v,
 	case V_PATH:
 		if (v[0] != '/' || strlen(v) >= 256)
 			return "expected an absolute path";
-		return NULL;
-	case V_PATH_OR_EMPTY:
-		if (*v && (v[0] != '/' || strlen(v) >= 256))
-			return "expected an absolute path or nothing";
 		return NULL;
 	case V_CODECS:
 		return check_codecs(v, buf, len);

@@ -69,6 +69,8 @@ struct input_svc {
 	uint8_t mods;        /* modifier bits, usage 0xE0 + bit */
 	uint8_t buttons;
 	bool relative_mode;  /* last pointer motion was relative */
+	bool hidd_relative;  /* hidd has a relative mouse (InputStatus) */
+	int32_t px, py;      /* last position, client pixels */
 	uint32_t x, y;       /* last absolute position, HID units */
 	int trackpad_acc;
 	int8_t caps_sent, num_sent; /* -1 = not yet told */
@@ -76,6 +78,10 @@ struct input_svc {
 
 static void schedule_reconnect(struct input_svc *s);
 static void flush(struct input_svc *s);
+
+/* The services of this process's workers (one, in a real worker), so other
+ * services can tell us about display changes. */
+static struct input_svc *instances[4];
 
 /* ---- queue to hidd ------------------------------------------------------ */
 
@@ -287,6 +293,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 		if (msg->msg_case == KDIPC__HID_TO_WORKER__MSG_HELLO &&
 		    kd_ipc_hello_check(msg->hello) < 0)
 			r = -EPROTO;
+		if (msg->msg_case == KDIPC__HID_TO_WORKER__MSG_STATUS &&
+		    msg->status)
+			s->hidd_relative = msg->status->relative_mouse;
 		protobuf_c_message_free_unpacked(m, NULL);
 		if (r < 0) {
 			disconnect(s, "hidd speaks another protocol version");
@@ -489,6 +498,12 @@ static bool type_char(struct input_svc *s, uint32_t cp, uint8_t extra_mods)
 
 	if (!kd_keymap_char(cp, &usage, &shift))
 		return false;
+	/* Text is typed as it reads: the host's CapsLock must be off (the
+	 * next Map-mode letter brings back the client's own lock state). */
+	if (is_letter(usage) && s->caps_sent != 0) {
+		push(s, EV_LOCKS, 0, 0, 1, 0);
+		s->caps_sent = 0;
+	}
 	if (!shift && (s->mods & shifts) && !extra_mods) {
 		/* Held Shift would change the character: let it go, as the
 		 * real server does before typing text. */
@@ -609,6 +624,20 @@ static int32_t clamp(int32_t v, int32_t lim)
 	return v > lim ? lim : v < -lim ? -lim : v;
 }
 
+static void move_to(struct input_svc *s, int32_t px, int32_t py)
+{
+	s->px = px;
+	s->py = py;
+	s->x = to_hid(px, s->disp_x, s->disp_w);
+	s->y = to_hid(py, s->disp_y, s->disp_h);
+	push(s, EV_ABS, (int32_t)s->x, (int32_t)s->y, s->buttons, 0);
+}
+
+static int32_t clamp_range(int64_t v, int32_t lo, int32_t hi)
+{
+	return (int32_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
 static void send_buttons(struct input_svc *s)
 {
 	if (s->relative_mode)
@@ -626,9 +655,7 @@ static void handle_mouse(struct input_svc *s, const Hbb__MouseEvent *me)
 	switch (type) {
 	case MOUSE_MOVE:
 		s->relative_mode = false;
-		s->x = to_hid(me->x, s->disp_x, s->disp_w);
-		s->y = to_hid(me->y, s->disp_y, s->disp_h);
-		push(s, EV_ABS, (int32_t)s->x, (int32_t)s->y, s->buttons, 0);
+		move_to(s, me->x, me->y);
 		break;
 	case MOUSE_DOWN: /* x, y are 0: the position is the last move's */
 		if (!button || (s->buttons & button))
@@ -657,6 +684,18 @@ static void handle_mouse(struct input_svc *s, const Hbb__MouseEvent *me)
 		}
 		break;
 	case MOUSE_RELATIVE:
+		if (!s->hidd_relative) {
+			/* No relative mouse on the target: move the absolute
+			 * pointer by as many pixels. */
+			move_to(s,
+				clamp_range((int64_t)s->px +
+						    clamp(me->x, RELATIVE_MAX),
+					    s->disp_x, s->disp_x + s->disp_w - 1),
+				clamp_range((int64_t)s->py +
+						    clamp(me->y, RELATIVE_MAX),
+					    s->disp_y, s->disp_y + s->disp_h - 1));
+			break;
+		}
 		s->relative_mode = true;
 		push(s, EV_REL, clamp(me->x, RELATIVE_MAX),
 		     clamp(me->y, RELATIVE_MAX), s->buttons, 0);
@@ -774,6 +813,12 @@ static int svc_create(struct kd_worker *w, void **state)
 			     s->sock_path);
 		schedule_reconnect(s);
 	}
+	for (size_t i = 0; i < sizeof(instances) / sizeof(instances[0]); i++) {
+		if (!instances[i]) {
+			instances[i] = s;
+			break;
+		}
+	}
 	*state = s;
 	return 0;
 }
@@ -856,6 +901,9 @@ static void svc_destroy(void *state)
 
 	if (!s)
 		return;
+	for (size_t i = 0; i < sizeof(instances) / sizeof(instances[0]); i++)
+		if (instances[i] == s)
+			instances[i] = NULL;
 	/* Closing the connection makes hidd release what we hold; say it
 	 * explicitly too, in case the socket outlives us in a child. */
 	if (s->fd >= 0 && s->hello_ok) {
@@ -887,6 +935,17 @@ void kd_input_service_set_display(void *state, int32_t x, int32_t y,
 	s->disp_y = y;
 	s->disp_w = width;
 	s->disp_h = height;
+}
+
+void kd_input_service_display_changed(struct kd_worker *w, int32_t width,
+				      int32_t height)
+{
+	for (size_t i = 0; i < sizeof(instances) / sizeof(instances[0]); i++)
+		if (instances[i] && instances[i]->w == w)
+			kd_input_service_set_display(instances[i],
+						     instances[i]->disp_x,
+						     instances[i]->disp_y, width,
+						     height);
 }
 
 unsigned kd_input_service_queued(void *state)

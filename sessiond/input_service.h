@@ -23,6 +23,11 @@ extern const struct kd_worker_service kd_input_service;
  * PeerInfo the worker sends; callable when the video size changes). */
 void kd_input_service_set_display(void *state, int32_t x, int32_t y,
 				  int32_t width, int32_t height);
+/* The video service announced a new display size to the client (Misc
+ * switch_display): pointer coordinates from now on refer to it. Finds the
+ * input service of worker w; does nothing when it has none. */
+void kd_input_service_display_changed(struct kd_worker *w, int32_t width,
+				      int32_t height);
 /* For tests and status: events waiting for hidd, and whether connected. */
 unsigned kd_input_service_queued(void *state);
 bool kd_input_service_connected(void *state);

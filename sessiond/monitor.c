@@ -22,6 +22,9 @@
 
 #define DEFAULT_LISTEN "0.0.0.0:21118"
 #define STOP_GRACE_S 3
+/* Connections from one address that have not logged in yet (like sshd's
+ * MaxStartups): a single host cannot take every slot. */
+#define MAX_PREAUTH_PER_IP 8
 
 int kd_monitor_settings_read(const struct kd_config *cfg,
 			     struct kd_monitor_settings *out)
@@ -97,6 +100,15 @@ static void tune_socket(int fd)
 	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 }
 
+static int preauth_from(const struct kd_monitor *m, const char *ip)
+{
+	int n = 0;
+
+	for (const struct monitor_worker *w = m->workers; w; w = w->next)
+		n += !w->authorized && strcmp(w->ip, ip) == 0;
+	return n;
+}
+
 int monitor_spawn_worker(struct kd_monitor *m, int conn_fd, const char *how,
 			 const char *peer_addr, bool secure)
 {
@@ -104,7 +116,9 @@ int monitor_spawn_worker(struct kd_monitor *m, int conn_fd, const char *how,
 	socklen_t sl = sizeof(ss);
 	struct monitor_worker *w;
 	struct kd_worker_proc wp;
-	char salt[KD_SALT_LEN + 1]; /* the secrets area is wiped in the child */
+	/* the secrets and w are wiped in the child: copies on the stack */
+	char salt[KD_SALT_LEN + 1], challenge[KD_CHALLENGE_LEN + 1];
+	char how_copy[sizeof(w->how)], addr_copy[sizeof(w->addr)];
 	int sv[2];
 	pid_t pid;
 
@@ -114,7 +128,7 @@ int monitor_spawn_worker(struct kd_monitor *m, int conn_fd, const char *how,
 		close(conn_fd);
 		return -EBUSY;
 	}
-	w = calloc(1, sizeof(*w));
+	w = kd_private_alloc(sizeof(*w));
 	if (!w) {
 		close(conn_fd);
 		return -ENOMEM;
@@ -141,13 +155,21 @@ int monitor_spawn_worker(struct kd_monitor *m, int conn_fd, const char *how,
 		if (kd_sockaddr_parse(peer_addr, &pss, &pl) == 0)
 			kd_sockaddr_ip((struct sockaddr *)&pss, w->ip);
 	}
+	if (preauth_from(m, w->ip) >= MAX_PREAUTH_PER_IP) {
+		kd_warn("refusing a %s connection from %s: %d connections from "
+			"there are not logged in yet", how, w->addr,
+			MAX_PREAUTH_PER_IP);
+		close(conn_fd);
+		kd_private_free(w, sizeof(*w));
+		return -EBUSY;
+	}
 	kd_random_token(w->challenge, KD_CHALLENGE_LEN);
 	tune_socket(conn_fd);
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		int r = -errno;
 		close(conn_fd);
-		free(w);
+		kd_private_free(w, sizeof(*w));
 		return r;
 	}
 	memset(&wp, 0, sizeof(wp));
@@ -161,11 +183,14 @@ int monitor_spawn_worker(struct kd_monitor *m, int conn_fd, const char *how,
 	wp.params.device_id = m->identity.id;
 	snprintf(salt, sizeof(salt), "%s", m->secrets->verifier.salt);
 	wp.params.salt = salt;
-	wp.params.challenge = w->challenge;
+	memcpy(challenge, w->challenge, sizeof(challenge));
+	memcpy(how_copy, w->how, sizeof(how_copy));
+	memcpy(addr_copy, w->addr, sizeof(addr_copy));
+	wp.params.challenge = challenge;
 	wp.params.hostname = m->hostname;
 	wp.params.secure = secure;
-	wp.params.how = w->how;
-	wp.params.peer_addr = w->addr;
+	wp.params.how = how_copy;
+	wp.params.peer_addr = addr_copy;
 	wp.params.max_payload = m->s.max_payload;
 	wp.params.login_timeout_s = m->s.login_timeout_s;
 	wp.params.display_width = m->s.display_width;
@@ -182,7 +207,7 @@ int monitor_spawn_worker(struct kd_monitor *m, int conn_fd, const char *how,
 		int r = -errno;
 		kd_err("fork: %s", strerror(-r));
 		close(sv[0]);
-		free(w);
+		kd_private_free(w, sizeof(*w));
 		return r;
 	}
 	w->pid = pid;
@@ -227,7 +252,7 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 			*pp = w->next;
 			m->n_workers--;
 			monitor_worker_reaped(w, status);
-			free(w);
+			kd_private_free(w, sizeof(*w));
 		}
 	}
 	monitor_status_changed(m);
@@ -324,10 +349,11 @@ static int open_tcp_listener(struct kd_monitor *m)
 	return 0;
 }
 
+/* From systemd when it passed one, else made here (and removed at exit). */
 static int open_unix(const char *runtime_dir, const char *name,
-		     const char *fd_name)
+		     const char *fd_name, char made[300])
 {
-	char path[512];
+	char path[300];
 	int fd = kd_listen_fd_take(fd_name, AF_UNIX);
 
 	if (fd >= 0) {
@@ -338,6 +364,8 @@ static int open_unix(const char *runtime_dir, const char *name,
 	fd = kd_unix_listen(path, 0660);
 	if (fd < 0)
 		kd_err("cannot listen on %s: %s", path, strerror(-fd));
+	else
+		memcpy(made, path, sizeof(path));
 	return fd;
 }
 
@@ -350,13 +378,13 @@ static int open_sockets(struct kd_monitor *m)
 	if (r < 0)
 		goto out;
 	m->handoff_fd = open_unix(m->s.general.runtime_dir, "sessiond.sock",
-				  "sessiond");
+				  "sessiond", m->handoff_path);
 	if (m->handoff_fd < 0) {
 		r = m->handoff_fd;
 		goto out;
 	}
 	m->ctl_fd = open_unix(m->s.general.runtime_dir, "sessiond-ctl.sock",
-			      "sessiond-ctl");
+			      "sessiond-ctl", m->ctl_path);
 	if (m->ctl_fd < 0) {
 		r = m->ctl_fd;
 		goto out;
@@ -565,13 +593,17 @@ void kd_monitor_free(struct kd_monitor *m)
 			waitpid(w->pid, NULL, 0);
 		}
 		monitor_worker_close_channel(w);
-		free(w);
+		kd_private_free(w, sizeof(*w));
 	}
 	monitor_peers_free(m);
 	for (int i = 0; i < 2; i++)
 		close_listener(&m->tcp_ev[i], &m->tcp_fd[i]);
 	close_listener(&m->handoff_ev, &m->handoff_fd);
 	close_listener(&m->ctl_ev, &m->ctl_fd);
+	if (m->handoff_path[0])
+		unlink(m->handoff_path);
+	if (m->ctl_path[0])
+		unlink(m->ctl_path);
 	if (m->sig_term)
 		event_free(m->sig_term);
 	if (m->sig_int)

@@ -55,6 +55,7 @@ struct kd_monitor {
 	int tcp_fd[2];
 	struct event *tcp_ev[2];
 	int handoff_fd, ctl_fd;
+	char handoff_path[300], ctl_path[300]; /* set when we made the file */
 	struct event *handoff_ev, *ctl_ev;
 	struct monitor_peer *peers;
 

@@ -207,7 +207,10 @@ static int drop_user(const struct kd_sandbox_user *user)
 	return 0;
 }
 
-static int set_limits(void)
+/* Best effort: systemd's SystemCallFilter=~@resources in the unit refuses
+ * setrlimit(), and the unit's own limits apply then; the seccomp filter
+ * below is what really forbids files and processes. */
+static void set_limits(void)
 {
 	struct rlimit zero = { 0, 0 };
 	struct stat st;
@@ -215,15 +218,11 @@ static int set_limits(void)
 	/* A worker never creates files. When stderr is a regular file (a
 	 * redirected log), keep the limit or every log line would fail. */
 	signal(SIGXFSZ, SIG_IGN);
-	if (fstat(STDERR_FILENO, &st) < 0 || !S_ISREG(st.st_mode)) {
-		if (setrlimit(RLIMIT_FSIZE, &zero) < 0)
-			return -errno;
-	}
-	/* Not enforced for root, and counts the whole uid: best effort, the
-	 * seccomp filter is what really forbids new processes. */
+	if (fstat(STDERR_FILENO, &st) < 0 || !S_ISREG(st.st_mode))
+		(void)setrlimit(RLIMIT_FSIZE, &zero);
+	/* Not enforced for root, and counts the whole uid. */
 	(void)setrlimit(RLIMIT_NPROC, &zero);
 	(void)setrlimit(RLIMIT_CORE, &zero);
-	return 0;
 }
 
 int kd_sandbox_apply(const struct kd_sandbox_user *user)
@@ -238,11 +237,7 @@ int kd_sandbox_apply(const struct kd_sandbox_user *user)
 	}
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return -errno;
-	r = set_limits();
-	if (r < 0) {
-		kd_err("worker: setrlimit: %s", strerror(-r));
-		return r;
-	}
+	set_limits();
 	r = kd_sandbox_seccomp();
 	if (r < 0)
 		kd_err("worker: seccomp: %s", strerror(-r));

@@ -50,6 +50,38 @@ int kd_secrets_new(struct kd_secrets **out)
 	return 0;
 }
 
+static size_t round_pages(size_t size)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t ps = page > 0 ? (size_t)page : 4096;
+
+	return (size + ps - 1) / ps * ps;
+}
+
+void *kd_private_alloc(size_t size)
+{
+	size_t len = round_pages(size);
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (madvise(p, len, MADV_WIPEONFORK) < 0) {
+		munmap(p, len);
+		return NULL;
+	}
+	(void)madvise(p, len, MADV_DONTDUMP);
+	return p;
+}
+
+void kd_private_free(void *p, size_t size)
+{
+	if (p) {
+		sodium_memzero(p, size);
+		munmap(p, round_pages(size));
+	}
+}
+
 void kd_secrets_free(struct kd_secrets *s)
 {
 	if (!s)

@@ -4,6 +4,7 @@
  * that the child wipes and unmaps explicitly as well. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "password.h"
@@ -14,6 +15,12 @@ struct kd_secrets {
 	bool has_identity;
 	uint32_t canary; /* nonzero in the monitor; zero after fork */
 };
+
+/* Zeroed memory with the same protection, for what the monitor knows about
+ * other clients (their addresses, ids, failure records): a worker has no
+ * business seeing it. NULL on failure. */
+void *kd_private_alloc(size_t size);
+void kd_private_free(void *p, size_t size);
 
 /* Maps the area; *out points into it. -errno on failure. */
 int kd_secrets_new(struct kd_secrets **out);

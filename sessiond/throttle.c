@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secrets.h"
+
 #define KEY_MAX 64
 
 struct record {
@@ -32,7 +34,8 @@ int kd_throttle_new(struct kd_throttle **out)
 
 	if (!t)
 		return -ENOMEM;
-	t->r = calloc(KD_THROTTLE_MAX_ENTRIES, sizeof(*t->r));
+	/* workers are forked from the monitor: they see zeros here */
+	t->r = kd_private_alloc(KD_THROTTLE_MAX_ENTRIES * sizeof(*t->r));
 	if (!t->r) {
 		free(t);
 		return -ENOMEM;
@@ -45,7 +48,7 @@ void kd_throttle_free(struct kd_throttle *t)
 {
 	if (!t)
 		return;
-	free(t->r);
+	kd_private_free(t->r, KD_THROTTLE_MAX_ENTRIES * sizeof(*t->r));
 	free(t);
 }
 

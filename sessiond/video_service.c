@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "frame_ring.h"
+#include "input_service.h"
 #include "kvmdesk_ipc.pb-c.h"
 #include "log.h"
 #include "media_client.h"
@@ -170,6 +171,8 @@ static int send_switch_display(struct video *v, uint32_t w, uint32_t h)
 	misc.switch_display = &sd;
 	m.union_case = HBB__MESSAGE__UNION_MISC;
 	m.misc = &misc;
+	/* The client maps its pointer to the new size from now on. */
+	kd_input_service_display_changed(v->w, (int32_t)w, (int32_t)h);
 	return kd_worker_send(v->w, &m);
 }
 

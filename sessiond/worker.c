@@ -129,7 +129,8 @@ bool kd_worker_authorized(const struct kd_worker *w)
 
 /* ---- ending ------------------------------------------------------------ */
 
-static void report_state(struct kd_worker *w, Kdipc__SessionState__State st)
+static void report_state_codec(struct kd_worker *w,
+			       Kdipc__SessionState__State st, const char *codec)
 {
 	Kdipc__WorkerToMonitor m = KDIPC__WORKER_TO_MONITOR__INIT;
 	Kdipc__SessionState s = KDIPC__SESSION_STATE__INIT;
@@ -139,10 +140,23 @@ static void report_state(struct kd_worker *w, Kdipc__SessionState__State st)
 	s.peer_name = w->peer_name ? w->peer_name : "";
 	s.reason = w->end_reason;
 	s.encrypted = w->ch.enabled;
+	s.codec = (char *)(codec ? codec : "");
 	m.msg_case = KDIPC__WORKER_TO_MONITOR__MSG_STATE;
 	m.state = &s;
 	if (w->p.to_monitor)
 		(void)w->p.to_monitor(w->p.ctx, &m);
+}
+
+static void report_state(struct kd_worker *w, Kdipc__SessionState__State st)
+{
+	report_state_codec(w, st, NULL);
+}
+
+void kd_worker_report_codec(struct kd_worker *w, const char *codec)
+{
+	if (w->state == WS_AUTHORIZED)
+		report_state_codec(w, KDIPC__SESSION_STATE__STATE__AUTHORIZED,
+				   codec);
 }
 
 static void set_reason(struct kd_worker *w, const char *reason)
@@ -205,8 +219,8 @@ static int send_message(struct kd_worker *w, const Hbb__Message *msg)
 	plain_len = hbb__message__get_packed_size(msg);
 	mac = w->ch.enabled ? KD_SECURE_MAC_BYTES : 0;
 	wire_len = plain_len + mac;
-	if (plain_len > w->p.max_payload)
-		return -EMSGSIZE;
+	/* max_payload bounds what we accept; what we send (key frames) is
+	 * only bounded by the 30-bit frame length, like the real peer */
 	if (evbuffer_get_length(out) > OUTPUT_HARD_LIMIT)
 		return -ENOBUFS;
 	hl = kd_frame_header_encode(wire_len, hdr);
@@ -619,10 +633,37 @@ static void ignore_before_login(struct kd_worker *w)
 		protocol_error(w, "too many messages before login");
 }
 
+/* What only a peer sends; a client that sends it is not a RustDesk client. */
+static bool peer_only(Hbb__Message__UnionCase c)
+{
+	switch (c) {
+	case HBB__MESSAGE__UNION_SIGNED_ID:
+	case HBB__MESSAGE__UNION_PUBLIC_KEY:
+	case HBB__MESSAGE__UNION_VIDEO_FRAME:
+	case HBB__MESSAGE__UNION_LOGIN_RESPONSE:
+	case HBB__MESSAGE__UNION_HASH:
+	case HBB__MESSAGE__UNION_CURSOR_DATA:
+	case HBB__MESSAGE__UNION_CURSOR_POSITION:
+	case HBB__MESSAGE__UNION_CURSOR_ID:
+	case HBB__MESSAGE__UNION_PEER_INFO:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void dispatch(struct kd_worker *w, Hbb__Message *m)
 {
 	bool keep = false;
 
+	if (peer_only(m->union_case)) {
+		char what[64];
+		snprintf(what, sizeof(what), "client sent message type %d",
+			 (int)m->union_case);
+		hbb__message__free_unpacked(m, NULL);
+		protocol_error(w, what);
+		return;
+	}
 	switch (m->union_case) {
 	case HBB__MESSAGE__UNION_MISC:
 		if (m->misc->union_case == HBB__MISC__UNION_CLOSE_REASON) {

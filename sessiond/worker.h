@@ -67,4 +67,7 @@ bool kd_worker_finished(const struct kd_worker *w);
  * timeout_ms. */
 void kd_worker_flush(struct kd_worker *w, int timeout_ms);
 bool kd_worker_authorized(const struct kd_worker *w);
+/* For services: tells the monitor which codec this session streams, shown
+ * by `kvmdeskctl status` (e.g. "h264"). No-op before login. */
+void kd_worker_report_codec(struct kd_worker *w, const char *codec);
 void kd_worker_free(struct kd_worker *w);

@@ -40,15 +40,21 @@ static void on_sigterm(int sig)
 	errno = saved;
 }
 
+static int close_fd_range(unsigned first, unsigned last)
+{
+	if (first > last)
+		return 0;
+	return (int)syscall(SYS_close_range, first, last, 0);
+}
+
 static void close_other_fds(int keep_a, int keep_b)
 {
-	int lo = keep_a < keep_b ? keep_a : keep_b;
-	int hi = keep_a < keep_b ? keep_b : keep_a;
+	unsigned lo = (unsigned)(keep_a < keep_b ? keep_a : keep_b);
+	unsigned hi = (unsigned)(keep_a < keep_b ? keep_b : keep_a);
 
 	/* 0-2 stay; close_range where the kernel has it, else a loop */
-	if (syscall(SYS_close_range, 3, lo - 1, 0) < 0 ||
-	    syscall(SYS_close_range, lo + 1, hi - 1, 0) < 0 ||
-	    syscall(SYS_close_range, hi + 1, ~0u, 0) < 0) {
+	if (close_fd_range(3, lo - 1) < 0 || close_fd_range(lo + 1, hi - 1) < 0 ||
+	    close_fd_range(hi + 1, ~0u) < 0) {
 		long max = sysconf(_SC_OPEN_MAX);
 		for (int fd = 3; fd < (max > 0 ? max : 1024); fd++)
 			if (fd != keep_a && fd != keep_b)

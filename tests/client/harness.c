@@ -20,6 +20,10 @@
 
 #include <sodium.h>
 
+#include "ipc.h"
+#include "rd_client.h"
+#include "unix_socket.h"
+
 static struct kd_harness *registered[8];
 
 static int64_t now_ms(void)
@@ -387,4 +391,64 @@ void kd_harness_dump_log(const struct kd_harness *h, const char *name)
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
 		fwrite(buf, 1, n, stderr);
 	fclose(f);
+}
+
+int kd_harness_tcp_pair(const char *src_ip, int *client_fd, int *server_fd)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r = 0;
+
+	*client_fd = *server_fd = -1;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (l < 0 || bind(l, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    listen(l, 1) < 0 || getsockname(l, (struct sockaddr *)&sin, &len) < 0) {
+		r = -errno;
+		goto out;
+	}
+	*client_fd = rd_client_tcp_connect("127.0.0.1", ntohs(sin.sin_port),
+					   src_ip, 5000);
+	if (*client_fd < 0) {
+		r = *client_fd;
+		goto out;
+	}
+	*server_fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	if (*server_fd < 0)
+		r = -errno;
+out:
+	if (l >= 0)
+		close(l);
+	return r;
+}
+
+int kd_harness_handoff(struct kd_harness *h, int server_fd, bool secure,
+		       const char *how)
+{
+	char path[512];
+	Kdipc__RendezvousToSession m = KDIPC__RENDEZVOUS_TO_SESSION__INIT;
+	Kdipc__Hello hello = KDIPC__HELLO__INIT;
+	Kdipc__Handoff ho = KDIPC__HANDOFF__INIT;
+	int s, r;
+
+	snprintf(path, sizeof(path), "%s/sessiond.sock", h->runtime_dir);
+	s = kd_unix_connect(path);
+	if (s < 0) {
+		close(server_fd);
+		return s;
+	}
+	kd_ipc_hello_init(&hello, "rendezvousd", 0);
+	m.msg_case = KDIPC__RENDEZVOUS_TO_SESSION__MSG_HELLO;
+	m.hello = &hello;
+	r = kd_ipc_send(s, &m.base, -1);
+	ho.how = (char *)how;
+	ho.peer_addr = "";
+	ho.secure = secure;
+	m.msg_case = KDIPC__RENDEZVOUS_TO_SESSION__MSG_HANDOFF;
+	m.handoff = &ho;
+	if (r == 0)
+		r = kd_ipc_send(s, &m.base, server_fd);
+	close(server_fd);
+	/* queued packets are read before the hang-up is seen */
+	close(s);
+	return r;
 }

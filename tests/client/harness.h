@@ -45,6 +45,14 @@ uint16_t kd_harness_free_port(void);
 const char *kd_harness_path(const struct kd_harness *h, const char *name);
 /* Prints <dir>/<name>.log to stderr (for failed tests). */
 void kd_harness_dump_log(const struct kd_harness *h, const char *name);
+/* A connected loopback TCP pair: *client_fd bound to src_ip (e.g.
+ * "127.0.0.5"), *server_fd the accepted end. */
+int kd_harness_tcp_pair(const char *src_ip, int *client_fd, int *server_fd);
+/* Plays rendezvousd: connects to runtime_dir/sessiond.sock, sends Hello and
+ * Handoff{how, secure} with server_fd (always closed). */
+int kd_harness_handoff(struct kd_harness *h, int server_fd, bool secure,
+		       const char *how);
+
 /* Runs kvmdeskctl -c conf args..., stdin from input (may be NULL), stdout
  * into out. Returns the exit status or -errno. */
 int kd_harness_ctl(struct kd_harness *h, const char *input, char *out,

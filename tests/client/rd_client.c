@@ -387,13 +387,20 @@ static int send_public_key(struct rd_client *c, const uint8_t ep_pk[32])
 	return r;
 }
 
+/* The real client's choices (spec connection §6.6): no key to check with
+ * (case A) -> an empty Message at once, SignedId ignored later; signature
+ * does not verify (B) -> empty PublicKey; id inside differs (C) -> empty
+ * Message; otherwise the key exchange. */
 static int secure_handshake(struct rd_client *c, int64_t deadline)
 {
+	Hbb__Message empty = HBB__MESSAGE__INIT;
 	uint8_t ep_pk[32];
-	int err = 0;
-	Hbb__Message *m = read_message(c, deadline, false, &err);
-	bool ok;
+	int err = 0, r;
+	Hbb__Message *m;
 
+	if (!c->have_identity_pk)
+		return rd_client_send(c, &empty);
+	m = read_message(c, deadline, false, &err);
 	if (!m)
 		return err;
 	if (m->union_case != HBB__MESSAGE__UNION_SIGNED_ID) {
@@ -401,12 +408,19 @@ static int secure_handshake(struct rd_client *c, int64_t deadline)
 		hbb__message__free_unpacked(m, NULL);
 		return -EBADMSG;
 	}
-	ok = c->have_identity_pk &&
-	     kd_signed_id_verify(c->identity_pk, m->signed_id->id.data,
-				 m->signed_id->id.len, c->dialed, ep_pk) == 0;
+	if (kd_signed_id_verify(c->identity_pk, m->signed_id->id.data,
+				m->signed_id->id.len, NULL, ep_pk) < 0) {
+		r = send_public_key(c, NULL);
+	} else if (kd_signed_id_verify(c->identity_pk, m->signed_id->id.data,
+				       m->signed_id->id.len, c->dialed,
+				       ep_pk) < 0) {
+		r = rd_client_send(c, &empty);
+	} else {
+		c->signature_ok = true;
+		r = send_public_key(c, ep_pk);
+	}
 	hbb__message__free_unpacked(m, NULL);
-	c->signature_ok = ok;
-	return send_public_key(c, ok ? ep_pk : NULL);
+	return r;
 }
 
 int rd_client_handshake(struct rd_client *c, int timeout_ms)
@@ -421,6 +435,11 @@ int rd_client_handshake(struct rd_client *c, int timeout_ms)
 			return r;
 	}
 	m = read_message(c, deadline, true, &err);
+	if (m && c->o.secure && !c->have_identity_pk &&
+	    m->union_case == HBB__MESSAGE__UNION_SIGNED_ID) {
+		hbb__message__free_unpacked(m, NULL); /* case A: ignored */
+		m = read_message(c, deadline, true, &err);
+	}
 	if (!m)
 		return err;
 	if (m->union_case != HBB__MESSAGE__UNION_HASH) {

@@ -20,6 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct event_base *base;
 static struct kd_hid_device *devs[3];
+static struct mem_port *ports[3];
 static struct kd_input_state *st;
 
 static void init(void)
@@ -29,6 +30,7 @@ static void init(void)
 	base = event_base_new();
 	for (int k = 0; k < 3; k++) {
 		struct mem_port *p = mem_port_new((enum kd_report_kind)k);
+		ports[k] = p;
 		kd_hid_device_new(base, &p->port, &devs[k]);
 		kd_hid_device_start(devs[k], &(struct kd_hid_report){.len = 8});
 	}
@@ -82,6 +84,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	feed(ready, data, size);
 	kd_input_session_end(ready);
-	/* Nobody holds anything now: the last keyboard report is empty. */
+	/* Nobody holds anything now: whatever the input was, the host was
+	 * last told that no key and no button is down. */
+	{
+		const struct kd_hid_report *k = mem_port_last(ports[0]);
+		const struct kd_hid_report *m = mem_port_last(ports[1]);
+		static const uint8_t none[8];
+		if (!k || memcmp(k->b, none, 8) != 0 || !m || m->b[0] != 0)
+			abort();
+		if (mem_port_last(ports[2]) && mem_port_last(ports[2])->b[0])
+			abort();
+	}
+	/* Keep the recorded history short: only the last report matters. */
+	for (int i = 0; i < 3; i++) {
+		if (ports[i]->n > MEM_PORT_MAX / 2) {
+			ports[i]->reports[0] = ports[i]->reports[ports[i]->n - 1];
+			ports[i]->n = 1;
+		}
+	}
 	return 0;
 }

@@ -2,6 +2,7 @@
  * is compiled and exercised in every build (the fuzzer itself needs clang
  * and -Dfuzzing=true). Seeds: valid event sequences, and broken ones. */
 #include <check.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -89,7 +90,27 @@ START_TEST(broken_inputs)
 }
 END_TEST
 
-int main(void)
+static int n_files;
+static char **files;
+
+/* The seed corpus (tests/hid/seeds/fuzz_input), given as arguments. */
+START_TEST(seed_files)
+{
+	static uint8_t buf[65536];
+
+	ck_assert_int_gt(n_files, 0);
+	for (int i = 0; i < n_files; i++) {
+		FILE *f = fopen(files[i], "rb");
+		size_t n;
+		ck_assert_msg(f != NULL, "%s", files[i]);
+		n = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		ck_assert_int_eq(LLVMFuzzerTestOneInput(buf, n), 0);
+	}
+}
+END_TEST
+
+int main(int argc, char **argv)
 {
 	Suite *s = suite_create("fuzz_input_seeds");
 	TCase *tc = tcase_create("core");
@@ -98,6 +119,9 @@ int main(void)
 
 	tcase_add_test(tc, valid_sequences);
 	tcase_add_test(tc, broken_inputs);
+	n_files = argc - 1;
+	files = argv + 1;
+	tcase_add_test(tc, seed_files);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

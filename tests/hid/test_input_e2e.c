@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl_server.h"
 #include "harness.h"
 #include "ipc.h"
 #include "rd_client.h"
@@ -393,35 +393,17 @@ static void hidd_state(char *out, size_t len)
 	char path[512];
 	Kdipc__CtlRequest req = KDIPC__CTL_REQUEST__INIT;
 	Kdipc__StatusRequest sr = KDIPC__STATUS_REQUEST__INIT;
-	Kdipc__Hello hello;
-	ProtobufCMessage *m;
-	struct pollfd p;
-	int fd;
+	Kdipc__CtlReply *rep = NULL;
 
 	out[0] = 0;
 	snprintf(path, sizeof(path), "%s/hidd-ctl.sock", H.runtime_dir);
-	fd = kd_unix_connect(path);
-	if (fd < 0)
-		return;
-	kd_ipc_hello_init(&hello, "test", 0);
-	req.msg_case = KDIPC__CTL_REQUEST__MSG_HELLO;
-	req.hello = &hello;
-	kd_ipc_send(fd, &req.base, -1);
 	req.msg_case = KDIPC__CTL_REQUEST__MSG_STATUS;
 	req.status = &sr;
-	kd_ipc_send(fd, &req.base, -1);
-	for (int i = 0; i < 2; i++) {
-		p = (struct pollfd){.fd = fd, .events = POLLIN};
-		if (poll(&p, 1, 2000) != 1 ||
-		    kd_ipc_recv(fd, &kdipc__ctl_reply__descriptor, &m, NULL))
-			break;
-		if (((Kdipc__CtlReply *)m)->msg_case ==
-		    KDIPC__CTL_REPLY__MSG_STATUS)
-			snprintf(out, len, "%s",
-				 ((Kdipc__CtlReply *)m)->status->state);
-		protobuf_c_message_free_unpacked(m, NULL);
-	}
-	close(fd);
+	if (kd_ctl_call(path, &req, 2000, &rep) < 0)
+		return;
+	if (rep->msg_case == KDIPC__CTL_REPLY__MSG_STATUS)
+		snprintf(out, len, "%s", rep->status->state);
+	protobuf_c_message_free_unpacked(&rep->base, NULL);
 }
 
 START_TEST(hidd_killed_and_restarted_input_resumes)

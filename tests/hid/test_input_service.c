@@ -391,6 +391,133 @@ START_TEST(hidd_restart_resumes_input)
 }
 END_TEST
 
+START_TEST(caps_lock_follows_the_client_in_map_mode)
+{
+	Hbb__Message m = HBB__MESSAGE__INIT;
+	Hbb__KeyEvent ke = HBB__KEY_EVENT__INIT;
+	Hbb__ControlKey caps[] = {HBB__CONTROL_KEY__CapsLock};
+	size_t k0 = kp->n;
+
+	login(NULL);
+	/* 'a' with the client's CapsLock on; the host's LED is off. */
+	ke.mode = HBB__KEYBOARD_MODE__Map;
+	ke.union_case = HBB__KEY_EVENT__UNION_CHR;
+	ke.chr = 38;
+	ke.down = true;
+	ke.modifiers = caps;
+	ke.n_modifiers = 1;
+	m.union_case = HBB__MESSAGE__UNION_KEY_EVENT;
+	m.key_event = &ke;
+	send_msg(&m);
+	ke.down = false;
+	send_msg(&m);
+	/* The next letter, CapsLock still on: no second tap. */
+	ke.chr = 56;
+	ke.down = true;
+	send_msg(&m);
+	ke.down = false;
+	send_msg(&m);
+	EXPECT_KBD(k0, "00 00 39 00 00 00 00 00", NONE,
+		   "00 00 04 00 00 00 00 00", NONE, "00 00 05 00 00 00 00 00",
+		   NONE);
+	ck_assert_uint_eq(kd_input_state_get_leds(st), 0x02);
+}
+END_TEST
+
+START_TEST(typed_text_is_not_inverted_by_host_caps_lock)
+{
+	size_t k0;
+
+	login(NULL);
+	/* The host's CapsLock is on (say, pressed on its own keyboard). */
+	kp->leds = 0x02;
+	kd_input_state_leds(st, 0x02);
+	k0 = kp->n;
+	key_seq("aB");
+	EXPECT_KBD(k0, "00 00 39 00 00 00 00 00", NONE,
+		   "00 00 04 00 00 00 00 00", NONE, "02 00 00 00 00 00 00 00",
+		   "02 00 05 00 00 00 00 00", "02 00 00 00 00 00 00 00", NONE);
+}
+END_TEST
+
+START_TEST(moves_merge_while_hidd_is_slow)
+{
+	Hbb__Message m = HBB__MESSAGE__INIT;
+	Hbb__MouseEvent me = HBB__MOUSE_EVENT__INIT;
+	size_t m0 = mp->n, presses = 0, releases = 0;
+	unsigned queued;
+
+	login(NULL);
+	m.union_case = HBB__MESSAGE__UNION_MOUSE_EVENT;
+	m.mouse_event = &me;
+	/* hidd does not run meanwhile: the socket fills, the worker queues. */
+	for (int i = 0; i < 20000; i++) {
+		me.mask = 0;
+		me.x = i % 1920;
+		me.y = 500;
+		ck_assert(kd_input_service.on_message(svc, &m));
+		if (i == 10000 || i == 15000) {
+			me.mask = (i == 10000 ? 1 : 2) | 1 << 3;
+			ck_assert(kd_input_service.on_message(svc, &m));
+		}
+	}
+	me.mask = 0;
+	me.x = 1919;
+	me.y = 1079;
+	ck_assert(kd_input_service.on_message(svc, &m));
+	queued = kd_input_service_queued(svc);
+	ck_assert_uint_gt(queued, 0);
+	ck_assert_uint_le(queued, 5); /* moves merged, click kept */
+	for (int i = 0; i < 100 && kd_input_service_queued(svc); i++)
+		run_pending(base);
+	run_pending(base);
+	ck_assert_uint_eq(kd_input_service_queued(svc), 0);
+	for (size_t i = m0; i < mp->n; i++) {
+		bool down = mp->reports[i].b[0] & 1;
+		bool was = i > 0 && (mp->reports[i - 1].b[0] & 1);
+		presses += down && !was;
+		releases += !down && was;
+		if (down && !was) /* pressed where the pointer was then */
+			ck_assert_uint_eq(mp->reports[i].b[1] |
+						  mp->reports[i].b[2] << 8,
+					  hid_of(10000 % 1920, 1920));
+	}
+	ck_assert_uint_eq(presses, 1);
+	ck_assert_uint_eq(releases, 1);
+	expect_mouse(mp->n - 1, 0, 32767, 32767, 0, 0);
+}
+END_TEST
+
+START_TEST(pointer_follows_a_display_size_change)
+{
+	size_t m0 = mp->n;
+
+	login(NULL);
+	mouse(0, 1279, 719);
+	expect_mouse(m0, 0, hid_of(1279, 1920), hid_of(719, 1080), 0, 0);
+	/* The video service switched the client to 1280x720. */
+	kd_input_service_display_changed(w, 1280, 720);
+	mouse(0, 1279, 719);
+	expect_mouse(m0 + 1, 0, 32767, 32767, 0, 0);
+	mouse(0, 640, 360);
+	expect_mouse(m0 + 2, 0, hid_of(640, 1280), hid_of(360, 720), 0, 0);
+}
+END_TEST
+
+START_TEST(relative_moves_without_relative_mouse)
+{
+	size_t m0 = mp->n;
+
+	login(NULL);
+	mouse(0, 100, 100);
+	mouse(5, 10, -5);      /* relative mode, no relative HID mouse */
+	mouse(5, 10000, 0);    /* clamped to the screen */
+	ck_assert_uint_eq(mp->n - m0, 3);
+	expect_mouse(m0 + 1, 0, hid_of(110, 1920), hid_of(95, 1080), 0, 0);
+	expect_mouse(m0 + 2, 0, 32767, hid_of(95, 1080), 0, 0);
+}
+END_TEST
+
 static void clipboard(const void *data, size_t len, bool compress)
 {
 	Hbb__Message m = HBB__MESSAGE__INIT;
@@ -444,6 +571,11 @@ int main(void)
 	tcase_add_test(tc, session_end_releases_what_it_holds);
 	tcase_add_test(tc, hidd_restart_resumes_input);
 	tcase_add_test(tc, clipboard_text_is_typed_when_enabled);
+	tcase_add_test(tc, caps_lock_follows_the_client_in_map_mode);
+	tcase_add_test(tc, typed_text_is_not_inverted_by_host_caps_lock);
+	tcase_add_test(tc, moves_merge_while_hidd_is_slow);
+	tcase_add_test(tc, relative_moves_without_relative_mouse);
+	tcase_add_test(tc, pointer_follows_a_display_size_change);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

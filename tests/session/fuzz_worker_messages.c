@@ -115,6 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (bufferevent_pair_new(base, 0, pair) < 0)
 		abort();
+	bufferevent_enable(pair[1], EV_READ);
 	p.device_id = "123456789";
 	p.salt = "23456789abcdefghijkmnpqrstuvwxyz";
 	p.challenge = "abcdef";

@@ -138,6 +138,29 @@ START_TEST(secrets_are_zero_in_a_child)
 }
 END_TEST
 
+START_TEST(private_memory_is_zero_in_a_child)
+{
+	char *p = kd_private_alloc(10000);
+	int status;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(p);
+	memset(p, 'x', 10000);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		for (int i = 0; i < 10000; i++)
+			if (p[i])
+				_exit(1);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(p[9999], 'x');
+	kd_private_free(p, 10000);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -148,6 +171,7 @@ int main(void)
 	tcase_add_test(tc, denied_calls_fail_with_eperm);
 	tcase_add_test(tc, event_loop_runs_inside);
 	tcase_add_test(tc, secrets_are_zero_in_a_child);
+	tcase_add_test(tc, private_memory_is_zero_in_a_child);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_FORK); /* the filter must not leak */

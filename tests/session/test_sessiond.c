@@ -194,55 +194,6 @@ END_TEST
 
 /* ---- hand-off ---------------------------------------------------------- */
 
-static int loopback_pair(int *client_fd, int *server_fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port;
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-
-	sin.sin_addr.s_addr = htonl(0x7f000001);
-	if (l < 0 || bind(l, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    listen(l, 1) < 0 || getsockname(l, (struct sockaddr *)&ss, &len) < 0)
-		return -errno;
-	port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	*client_fd = rd_client_tcp_connect("127.0.0.1", (uint16_t)port,
-					   "127.0.0.5", T_MS);
-	*server_fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-	close(l);
-	return *client_fd >= 0 && *server_fd >= 0 ? 0 : -EIO;
-}
-
-/* Plays rendezvousd: Hello, then Handoff with the socket. */
-static int handoff(int server_fd, bool secure, const char *how)
-{
-	char path[512];
-	Kdipc__RendezvousToSession m = KDIPC__RENDEZVOUS_TO_SESSION__INIT;
-	Kdipc__Hello hello = KDIPC__HELLO__INIT;
-	Kdipc__Handoff h = KDIPC__HANDOFF__INIT;
-	int s, r;
-
-	snprintf(path, sizeof(path), "%s/sessiond.sock", H.runtime_dir);
-	s = kd_unix_connect(path);
-	if (s < 0)
-		return s;
-	kd_ipc_hello_init(&hello, "rendezvousd", 0);
-	m.msg_case = KDIPC__RENDEZVOUS_TO_SESSION__MSG_HELLO;
-	m.hello = &hello;
-	r = kd_ipc_send(s, &m.base, -1);
-	h.how = (char *)how;
-	h.peer_addr = "";
-	h.secure = secure;
-	m.msg_case = KDIPC__RENDEZVOUS_TO_SESSION__MSG_HANDOFF;
-	m.handoff = &h;
-	if (r == 0)
-		r = kd_ipc_send(s, &m.base, server_fd);
-	close(server_fd);
-	usleep(100 * 1000); /* let the monitor read both before we hang up */
-	close(s);
-	return r;
-}
-
 static struct rd_client *handed_off_client(bool secure, const char *dial_id,
 					   const uint8_t *pk)
 {
@@ -250,8 +201,8 @@ static struct rd_client *handed_off_client(bool secure, const char *dial_id,
 	struct rd_client *c;
 	int cfd = -1, sfd = -1;
 
-	ck_assert_int_eq(loopback_pair(&cfd, &sfd), 0);
-	ck_assert_int_eq(handoff(sfd, secure, "relay"), 0);
+	ck_assert_int_eq(kd_harness_tcp_pair("127.0.0.5", &cfd, &sfd), 0);
+	ck_assert_int_eq(kd_harness_handoff(&H, sfd, secure, "relay"), 0);
 	rd_client_opts_default(&o);
 	o.dialed = dial_id;
 	o.secure = secure;
@@ -291,6 +242,39 @@ START_TEST(secure_handoff_wrong_key_falls_back_to_clear)
 	ck_assert(!rd_client_encrypted(c));
 	check_peer_info(login(c, PASSWORD, &m));
 	hbb__message__free_unpacked(m, NULL);
+	rd_client_free(c);
+}
+END_TEST
+
+START_TEST(secure_handoff_client_without_key_gets_clear_session)
+{
+	/* case A: the client has no signed pk, sends an empty message */
+	struct rd_client *c = handed_off_client(true, H.device_id, NULL);
+	Hbb__Message *m;
+
+	ck_assert(!rd_client_encrypted(c));
+	check_peer_info(login(c, PASSWORD, &m));
+	hbb__message__free_unpacked(m, NULL);
+	rd_client_free(c);
+}
+END_TEST
+
+START_TEST(secure_handoff_other_id_gets_clear_session)
+{
+	/* case C: the signature is ours but for another id than dialed */
+	struct rd_client *c = handed_off_client(true, "555555555", H.pubkey);
+	Hbb__Message *r;
+	int err = 0;
+
+	ck_assert(!rd_client_signature_ok(c));
+	ck_assert(!rd_client_encrypted(c));
+	/* dialing another id is "Offline" for us */
+	ck_assert_int_eq(rd_client_send_login(c, PASSWORD, NULL, NULL), 0);
+	r = rd_client_recv_type(c, HBB__MESSAGE__UNION_LOGIN_RESPONSE, T_MS,
+				&err);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(r->login_response->error, "Offline");
+	hbb__message__free_unpacked(r, NULL);
 	rd_client_free(c);
 }
 END_TEST
@@ -510,6 +494,24 @@ START_TEST(wrong_message_before_login_is_ignored)
 }
 END_TEST
 
+START_TEST(peer_only_message_from_client_closes)
+{
+	struct rd_client *c = direct_client("127.0.0.1");
+	Hbb__Message m = HBB__MESSAGE__INIT, *r;
+	Hbb__Hash h = HBB__HASH__INIT;
+
+	check_peer_info(login(c, PASSWORD, &r));
+	hbb__message__free_unpacked(r, NULL);
+	h.salt = "x";
+	h.challenge = "y";
+	m.union_case = HBB__MESSAGE__UNION_HASH;
+	m.hash = &h;
+	ck_assert_int_eq(rd_client_send(c, &m), 0);
+	ck_assert_int_eq(rd_client_wait_closed(c, 3000, NULL, 0), 0);
+	rd_client_free(c);
+}
+END_TEST
+
 START_TEST(client_close_reason_ends_session)
 {
 	struct rd_client *c = direct_client("127.0.0.1");
@@ -525,6 +527,31 @@ START_TEST(client_close_reason_ends_session)
 	ck_assert_int_eq(rd_client_send(c, &m), 0);
 	ck_assert_int_eq(rd_client_wait_closed(c, 3000, NULL, 0), 0);
 	rd_client_free(c);
+}
+END_TEST
+
+START_TEST(one_address_cannot_take_every_slot)
+{
+	struct rd_client *held[8], *c;
+	struct rd_client_opts o;
+	int fd, r;
+
+	for (int i = 0; i < 8; i++)
+		held[i] = direct_client("127.0.0.8");
+	/* the ninth connection from there is closed without a Hash */
+	rd_client_opts_default(&o);
+	o.dialed = dialed;
+	fd = rd_client_tcp_connect("127.0.0.1", H.port, "127.0.0.8", T_MS);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(rd_client_new(fd, &o, &c), 0);
+	r = rd_client_handshake(c, T_MS);
+	ck_assert_int_eq(r, -ECONNRESET);
+	rd_client_free(c);
+	/* others are served */
+	c = direct_client("127.0.0.9");
+	rd_client_free(c);
+	for (int i = 0; i < 8; i++)
+		rd_client_free(held[i]);
 }
 END_TEST
 
@@ -568,6 +595,70 @@ START_TEST(worker_runs_sandboxed)
 	/* and the monitor itself is not */
 	ck_assert(status_has(H.procs[0].pid, "Seccomp:\t0"));
 	rd_client_free(c);
+}
+END_TEST
+
+static int children_of(pid_t pid, int *out, int max)
+{
+	char path[96];
+	int n = 0, c;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid,
+		 (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (n < max && fscanf(f, "%d", &c) == 1)
+		out[n++] = c;
+	fclose(f);
+	return n;
+}
+
+START_TEST(a_dead_worker_takes_only_its_session)
+{
+	struct rd_client *a = direct_client("127.0.0.10"), *b;
+	Hbb__Message *m, probe = HBB__MESSAGE__INIT;
+	Hbb__TestDelay td = HBB__TEST_DELAY__INIT;
+	int before[64], after[64], nb, na, victim = -1;
+
+	check_peer_info(login(a, PASSWORD, &m));
+	hbb__message__free_unpacked(m, NULL);
+	usleep(200 * 1000);
+	nb = children_of(H.procs[0].pid, before, 64);
+	b = direct_client("127.0.0.11");
+	check_peer_info(login(b, PASSWORD, &m));
+	hbb__message__free_unpacked(m, NULL);
+	na = children_of(H.procs[0].pid, after, 64);
+	for (int i = 0; i < na; i++) {
+		bool old = false;
+		for (int j = 0; j < nb; j++)
+			old |= after[i] == before[j];
+		if (!old)
+			victim = after[i];
+	}
+	ck_assert_int_gt(victim, 0);
+	/* as if an exploit crashed it */
+	ck_assert_int_eq(kill(victim, SIGSEGV), 0);
+	ck_assert_int_eq(rd_client_wait_closed(b, 3000, NULL, 0), 0);
+	rd_client_free(b);
+
+	td.from_client = true;
+	td.time = 77;
+	probe.union_case = HBB__MESSAGE__UNION_TEST_DELAY;
+	probe.test_delay = &td;
+	ck_assert_int_eq(rd_client_send(a, &probe), 0);
+	for (;;) {
+		m = rd_client_recv_type(a, HBB__MESSAGE__UNION_TEST_DELAY, T_MS,
+					NULL);
+		ck_assert_ptr_nonnull(m);
+		if (m->test_delay->from_client)
+			break;
+		hbb__message__free_unpacked(m, NULL);
+	}
+	ck_assert_int_eq(m->test_delay->time, 77);
+	hbb__message__free_unpacked(m, NULL);
+	rd_client_free(a);
 }
 END_TEST
 
@@ -691,7 +782,8 @@ END_TEST
 
 static void setup_deadline(void)
 {
-	start_sessiond("[session]\nlogin_timeout = 5\n");
+	start_sessiond("[session]\nlogin_timeout = 5\n[video]\nwidth = 1280\n"
+		       "height = 720\n");
 }
 
 START_TEST(no_login_within_deadline_closes)
@@ -731,6 +823,56 @@ START_TEST(slowloris_partial_frame_closes)
 }
 END_TEST
 
+/* ---- dual stack --------------------------------------------------------- */
+
+static void setup_dual_stack(void)
+{
+	char extra[192];
+
+	/* the harness picked a free port; listen on [::] with it instead */
+	uint16_t port = kd_harness_free_port();
+	snprintf(extra, sizeof(extra),
+		 "[session]\nlisten = [::]:%u\n[video]\nwidth = 1280\n"
+		 "height = 720\n", port);
+	start_sessiond(extra);
+	H.port = port;
+	snprintf(dialed, sizeof(dialed), "127.0.0.1:%u", H.port);
+}
+
+START_TEST(dual_stack_listener_takes_ipv4)
+{
+	struct rd_client *c = direct_client("127.0.0.1");
+	Hbb__Message *m;
+
+	check_peer_info(login(c, PASSWORD, &m));
+	hbb__message__free_unpacked(m, NULL);
+	rd_client_free(c);
+}
+END_TEST
+
+/* ---- direct IP switched off -------------------------------------------- */
+
+static void setup_no_direct(void)
+{
+	start_sessiond("[session]\ndirect_ip = off\n[video]\nwidth = 1280\n"
+		       "height = 720\n");
+}
+
+START_TEST(direct_ip_off_closes_the_port_not_the_handoff)
+{
+	struct rd_client *c;
+	Hbb__Message *m;
+
+	ck_assert_int_eq(rd_client_tcp_connect("127.0.0.1", H.port, NULL, 2000),
+			 -ECONNREFUSED);
+	c = handed_off_client(true, H.device_id, H.pubkey);
+	ck_assert(rd_client_encrypted(c));
+	check_peer_info(login(c, PASSWORD, &m));
+	hbb__message__free_unpacked(m, NULL);
+	rd_client_free(c);
+}
+END_TEST
+
 static Suite *sessiond_suite(void)
 {
 	Suite *s = suite_create("sessiond");
@@ -738,6 +880,8 @@ static Suite *sessiond_suite(void)
 	TCase *thr = tcase_create("throttle");
 	TCase *stop = tcase_create("stop");
 	TCase *dl = tcase_create("deadline");
+	TCase *ds = tcase_create("dual_stack");
+	TCase *nd = tcase_create("no_direct");
 
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -747,6 +891,8 @@ static Suite *sessiond_suite(void)
 	tcase_add_test(tc, secure_handoff_encrypts_and_logs_in);
 	tcase_add_test(tc, secure_handoff_wrong_key_falls_back_to_clear);
 	tcase_add_test(tc, insecure_handoff_sends_hash_first);
+	tcase_add_test(tc, secure_handoff_client_without_key_gets_clear_session);
+	tcase_add_test(tc, secure_handoff_other_id_gets_clear_session);
 	tcase_add_loop_test(tc, session_kinds_refused, 0,
 			    sizeof(kinds) / sizeof(kinds[0]));
 	tcase_add_test(tc, unknown_username_is_offline);
@@ -755,7 +901,10 @@ static Suite *sessiond_suite(void)
 	tcase_add_test(tc, oversized_frame_header_closes);
 	tcase_add_test(tc, wrong_message_before_login_is_ignored);
 	tcase_add_test(tc, client_close_reason_ends_session);
+	tcase_add_test(tc, peer_only_message_from_client_closes);
 	tcase_add_test(tc, worker_runs_sandboxed);
+	tcase_add_test(tc, one_address_cannot_take_every_slot);
+	tcase_add_test(tc, a_dead_worker_takes_only_its_session);
 	tcase_add_test(tc, ctl_status_lists_sessions_and_closes_one);
 	suite_add_tcase(s, tc);
 
@@ -774,6 +923,16 @@ static Suite *sessiond_suite(void)
 	tcase_add_test(dl, no_login_within_deadline_closes);
 	tcase_add_test(dl, slowloris_partial_frame_closes);
 	suite_add_tcase(s, dl);
+
+	tcase_add_unchecked_fixture(ds, setup_dual_stack, teardown);
+	tcase_set_timeout(ds, 30);
+	tcase_add_test(ds, dual_stack_listener_takes_ipv4);
+	suite_add_tcase(s, ds);
+
+	tcase_add_unchecked_fixture(nd, setup_no_direct, teardown);
+	tcase_set_timeout(nd, 30);
+	tcase_add_test(nd, direct_ip_off_closes_the_port_not_the_handoff);
+	suite_add_tcase(s, nd);
 	return s;
 }
 
