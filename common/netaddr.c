@@ -166,3 +166,93 @@ bool kd_is_direct_access_name(const char *text)
 		return false;
 	return is_ip_literal(host) || is_domain(host);
 }
+
+int kd_cidr_parse(const char *text, struct kd_cidr *out)
+{
+	char addr[KD_ADDR_STR_MAX];
+	const char *slash = strchr(text, '/');
+	size_t len = slash ? (size_t)(slash - text) : strlen(text);
+	if (len == 0 || len >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, text, len);
+	addr[len] = '\0';
+	memset(out, 0, sizeof(*out));
+	unsigned max;
+	if (inet_pton(AF_INET, addr, out->addr) == 1) {
+		out->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, addr, out->addr) == 1) {
+		out->family = AF_INET6;
+		max = 128;
+	} else {
+		return -EINVAL;
+	}
+	out->prefix = max;
+	if (slash) {
+		char *end;
+		if (!isdigit((unsigned char)slash[1]))
+			return -EINVAL;
+		unsigned long p = strtoul(slash + 1, &end, 10);
+		if (*end || p > max)
+			return -EINVAL;
+		out->prefix = (unsigned)p;
+	}
+	return 0;
+}
+
+static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+	unsigned bytes = bits / 8, rest = bits % 8;
+	if (memcmp(a, b, bytes) != 0)
+		return false;
+	if (!rest)
+		return true;
+	uint8_t mask = (uint8_t)(0xFF << (8 - rest));
+	return (a[bytes] & mask) == (b[bytes] & mask);
+}
+
+bool kd_cidr_match(const struct kd_cidr *c, const struct sockaddr *sa)
+{
+	const uint8_t *bytes;
+	int family = sa->sa_family;
+	if (family == AF_INET) {
+		bytes = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	} else if (family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+		bytes = s6->sin6_addr.s6_addr;
+		if (v4_mapped(s6)) {
+			family = AF_INET;
+			bytes += 12;
+		}
+	} else {
+		return false;
+	}
+	return family == c->family && prefix_equal(bytes, c->addr, c->prefix);
+}
+
+int kd_cidr_list_parse(const char *text, struct kd_cidr *out, size_t max)
+{
+	size_t n = 0;
+	const char *p = text;
+	while (*p) {
+		while (*p == ',' || isspace((unsigned char)*p))
+			p++;
+		if (!*p)
+			break;
+		const char *start = p;
+		while (*p && *p != ',' && !isspace((unsigned char)*p))
+			p++;
+		char item[KD_ADDR_STR_MAX + 8];
+		size_t len = (size_t)(p - start);
+		if (len >= sizeof(item))
+			return -EINVAL;
+		if (n == max)
+			return -E2BIG;
+		memcpy(item, start, len);
+		item[len] = '\0';
+		if (kd_cidr_parse(item, &out[n]) < 0)
+			return -EINVAL;
+		n++;
+	}
+	return (int)n;
+}

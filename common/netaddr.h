@@ -1,6 +1,7 @@
 /* Address parsing and printing shared by every daemon. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -21,3 +22,17 @@ int kd_sockaddr_parse(const char *text, struct sockaddr_storage *out,
  * direct IP access: an IP address with optional port, or "domain:port"
  * (spec connection §7.3 step 6). */
 bool kd_is_direct_access_name(const char *text);
+
+/* An address prefix, "192.168.1.0/24" or "fd00::/8" (a bare address is a
+ * /32 or /128). IPv4-mapped IPv6 peers match IPv4 prefixes. */
+struct kd_cidr {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	unsigned prefix;
+};
+
+int kd_cidr_parse(const char *text, struct kd_cidr *out);
+bool kd_cidr_match(const struct kd_cidr *c, const struct sockaddr *sa);
+/* Parses "prefix, prefix ..." (commas and/or spaces) into out (capacity
+ * max); returns how many, or -EINVAL / -E2BIG. */
+int kd_cidr_list_parse(const char *text, struct kd_cidr *out, size_t max);

@@ -30,6 +30,7 @@ enum value_kind {
 	V_HOST_PORT,     /* host[:port] (may be empty) */
 	V_KEY32,         /* base64 of 32 bytes (may be empty) */
 	V_ADDR,          /* numeric ip:port */
+	V_NETWORKS,      /* address prefixes, e.g. 192.168.1.0/24 (may be empty) */
 	V_BOOL,
 	V_VIDEO_SOURCE,  /* testpattern or an absolute path */
 	V_INT,
@@ -58,6 +59,7 @@ static const struct known_key known_keys[] = {
 	{ "rendezvous", "register_interval", V_INT, 1, 25, NULL },
 	{ "session", "listen", V_ADDR, 0, 0, NULL },
 	{ "session", "direct_ip", V_BOOL, 0, 0, NULL },
+	{ "session", "direct_ip_allow", V_NETWORKS, 0, 0, NULL },
 	{ "session", "login_timeout", V_INT, 5, 3600, NULL },
 	{ "session", "max_connections", V_INT, 1, 1024, NULL },
 	{ "session", "max_frame_size", V_INT, 64 * 1024, 64L << 20, NULL },
@@ -243,6 +245,13 @@ static const char *check_value(const struct known_key *k, const char *v,
 		if (kd_sockaddr_parse(v, &ss, &sl) < 0)
 			return "expected a numeric address:port, e.g. "
 			       "0.0.0.0:21118 or [::]:21118";
+		return NULL;
+	}
+	case V_NETWORKS: {
+		struct kd_cidr nets[32];
+		if (kd_cidr_list_parse(v, nets, 32) < 0)
+			return "expected up to 32 networks such as "
+			       "192.168.1.0/24 or fd00::/8";
 		return NULL;
 	}
 	case V_BOOL:

@@ -39,6 +39,15 @@ int kd_monitor_settings_read(const struct kd_config *cfg,
 			       &out->direct_ip);
 	if (r < 0)
 		return r;
+	const char *allow = kd_config_get_or(cfg, "session", "direct_ip_allow", "");
+	r = kd_cidr_list_parse(allow, out->direct_allow, KD_DIRECT_ALLOW_MAX);
+	if (r < 0) {
+		kd_err("[session] direct_ip_allow = %s: expected up to %d "
+		       "networks such as 192.168.1.0/24 or fd00::/8", allow,
+		       KD_DIRECT_ALLOW_MAX);
+		return r;
+	}
+	out->n_direct_allow = (size_t)r;
 	r = kd_config_get_long(cfg, "session", "max_frame_size", 8L << 20,
 			       64 * 1024, 64L << 20, &v);
 	if (r < 0)
@@ -260,6 +269,26 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 
 /* ---- listeners --------------------------------------------------------- */
 
+static bool direct_allowed(const struct kd_monitor *m, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (m->s.n_direct_allow == 0)
+		return true;
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return false;
+	for (size_t i = 0; i < m->s.n_direct_allow; i++)
+		if (kd_cidr_match(&m->s.direct_allow[i], (struct sockaddr *)&ss))
+			return true;
+	char addr[KD_ADDR_STR_MAX];
+	kd_sockaddr_format((struct sockaddr *)&ss, addr);
+	kd_log_event(LOG_NOTICE, &(struct kd_log_fields){
+			     .peer_addr = addr, .session_kind = "direct" },
+		     "direct-IP connection from %s refused: not in "
+		     "[session] direct_ip_allow", addr);
+	return false;
+}
+
 static void on_tcp_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct kd_monitor *m = arg;
@@ -273,6 +302,10 @@ static void on_tcp_accept(evutil_socket_t fd, short what, void *arg)
 			    errno != ECONNABORTED)
 				kd_warn("accept: %s", strerror(errno));
 			return;
+		}
+		if (!direct_allowed(m, c)) {
+			close(c);
+			continue;
 		}
 		monitor_spawn_worker(m, c, "direct", NULL, false);
 	}

@@ -7,6 +7,9 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "netaddr.h"
+
+#define KD_DIRECT_ALLOW_MAX 32
 
 struct kd_monitor;
 
@@ -15,6 +18,10 @@ struct kd_monitor_settings {
 	struct kd_general_config general;
 	char listen[128];          /* [session] listen */
 	bool direct_ip;            /* [session] direct_ip */
+	/* [session] direct_ip_allow: networks direct-IP clients may come
+	 * from; none = any */
+	struct kd_cidr direct_allow[KD_DIRECT_ALLOW_MAX];
+	size_t n_direct_allow;
 	size_t max_payload;        /* [session] max_frame_size */
 	unsigned login_timeout_s;  /* [session] login_timeout */
 	unsigned max_connections;  /* [session] max_connections */

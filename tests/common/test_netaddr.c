@@ -68,6 +68,44 @@ START_TEST(direct_access_names)
 }
 END_TEST
 
+static bool match(const char *cidr, const char *addr)
+{
+	struct kd_cidr c;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	ck_assert_int_eq(kd_cidr_parse(cidr, &c), 0);
+	ck_assert_int_eq(kd_sockaddr_parse(addr, &ss, &len), 0);
+	return kd_cidr_match(&c, (struct sockaddr *)&ss);
+}
+
+START_TEST(cidr_prefixes)
+{
+	ck_assert(match("192.168.1.0/24", "192.168.1.77:1"));
+	ck_assert(!match("192.168.1.0/24", "192.168.2.1:1"));
+	ck_assert(match("10.0.0.0/8", "10.255.1.2:1"));
+	ck_assert(match("172.16.0.0/12", "172.31.255.255:1"));
+	ck_assert(!match("172.16.0.0/12", "172.32.0.1:1"));
+	ck_assert(match("127.0.0.2", "127.0.0.2:1"));
+	ck_assert(!match("127.0.0.2", "127.0.0.1:1"));
+	ck_assert(match("0.0.0.0/0", "203.0.113.9:1"));
+	/* an IPv4 client on a dual-stack socket */
+	ck_assert(match("192.0.2.0/24", "[::ffff:192.0.2.7]:5"));
+	ck_assert(match("fd00::/8", "[fd12::1]:1"));
+	ck_assert(!match("fd00::/8", "[fe80::1]:1"));
+	ck_assert(!match("fd00::/8", "10.0.0.1:1"));
+	ck_assert(match("2001:db8::/33", "[2001:db8:7fff::1]:1"));
+	ck_assert(!match("2001:db8::/33", "[2001:db8:8000::1]:1"));
+	struct kd_cidr c, list[4];
+	ck_assert_int_eq(kd_cidr_parse("10.0.0.0/33", &c), -EINVAL);
+	ck_assert_int_eq(kd_cidr_parse("10.0.0.0/", &c), -EINVAL);
+	ck_assert_int_eq(kd_cidr_parse("example.com/8", &c), -EINVAL);
+	ck_assert_int_eq(kd_cidr_list_parse("10.0.0.0/8, fd00::/8 127.0.0.1", list, 4), 3);
+	ck_assert_int_eq(kd_cidr_list_parse("", list, 4), 0);
+	ck_assert_int_eq(kd_cidr_list_parse("1.1.1.1,2.2.2.2,3.3.3.3,4.4.4.4,5.5.5.5", list, 4), -E2BIG);
+	ck_assert_int_eq(kd_cidr_list_parse("10.0.0.0/8, nonsense", list, 4), -EINVAL);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("netaddr");
@@ -75,6 +113,7 @@ int main(void)
 	tcase_add_test(tc, split_host_port);
 	tcase_add_test(tc, format_round_trip);
 	tcase_add_test(tc, direct_access_names);
+	tcase_add_test(tc, cidr_prefixes);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -866,6 +866,38 @@ START_TEST(direct_ip_off_closes_the_port_not_the_handoff)
 }
 END_TEST
 
+/* ---- direct IP restricted to listed networks ---------------------------- */
+
+static void setup_allow_list(void)
+{
+	start_sessiond("[session]\ndirect_ip_allow = 10.0.0.0/8, 127.0.0.2/32\n"
+		       "[video]\nwidth = 1280\nheight = 720\n");
+}
+
+START_TEST(direct_ip_only_from_allowed_networks)
+{
+	struct rd_client_opts o;
+	struct rd_client *c;
+	Hbb__Message *m;
+	char reason[128];
+
+	/* 127.0.0.1 is not listed: closed before a single byte is sent */
+	rd_client_opts_default(&o);
+	o.dialed = dialed;
+	int fd = rd_client_tcp_connect("127.0.0.1", H.port, "127.0.0.1", T_MS);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(rd_client_new(fd, &o, &c), 0);
+	ck_assert_int_eq(rd_client_wait_closed(c, T_MS, reason, sizeof(reason)), 0);
+	rd_client_free(c);
+
+	/* 127.0.0.2 is: a normal login */
+	c = direct_client("127.0.0.2");
+	check_peer_info(login(c, PASSWORD, &m));
+	hbb__message__free_unpacked(m, NULL);
+	rd_client_free(c);
+}
+END_TEST
+
 static Suite *sessiond_suite(void)
 {
 	Suite *s = suite_create("sessiond");
@@ -875,6 +907,7 @@ static Suite *sessiond_suite(void)
 	TCase *dl = tcase_create("deadline");
 	TCase *ds = tcase_create("dual_stack");
 	TCase *nd = tcase_create("no_direct");
+	TCase *al = tcase_create("allow_list");
 
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -926,6 +959,11 @@ static Suite *sessiond_suite(void)
 	tcase_set_timeout(nd, 30);
 	tcase_add_test(nd, direct_ip_off_closes_the_port_not_the_handoff);
 	suite_add_tcase(s, nd);
+
+	tcase_add_unchecked_fixture(al, setup_allow_list, teardown);
+	tcase_set_timeout(al, 30);
+	tcase_add_test(al, direct_ip_only_from_allowed_networks);
+	suite_add_tcase(s, al);
 	return s;
 }
 
