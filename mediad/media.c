@@ -21,6 +21,7 @@
 #include "ipc.h"
 #include "listen_fds.h"
 #include "audio_pipeline.h"
+#include "ctl_server.h"
 #include "log.h"
 #include "source.h"
 #include "unix_socket.h"
@@ -45,12 +46,10 @@ struct subscription {
 	uint32_t fps;
 };
 
-enum conn_kind { CONN_WORKER, CONN_CTL };
 
 struct conn {
 	struct kd_media *m;
 	struct conn *next;
-	enum conn_kind kind;
 	int fd;
 	struct event *ev;
 	bool hello;
@@ -66,8 +65,9 @@ struct kd_media {
 	struct pipeline pipes[KD_MEDIA_CODECS];
 	struct conn *conns;
 	struct kd_audio_pipeline *audio; /* NULL: [audio] source = none */
-	int listen_fd, ctl_fd;
-	struct event *listen_ev, *ctl_ev;
+	int listen_fd;
+	struct event *listen_ev;
+	struct kd_ctl_server *ctl;
 	char status[256];
 };
 
@@ -171,7 +171,7 @@ static void on_mode(void *ctx, const struct kd_source_mode *mode)
 	struct kd_media *m = ctx;
 
 	for (struct conn *c = m->conns; c; c = c->next)
-		if (c->kind == CONN_WORKER && c->hello)
+		if (c->hello)
 			send_status(m, c);
 	update_status(m);
 }
@@ -510,78 +510,47 @@ static bool handle_worker(struct conn *c, Kdipc__WorkerToMedia *msg, int fd)
 	}
 }
 
-static bool handle_ctl(struct conn *c, Kdipc__CtlRequest *msg, int fd)
+/* ---- kvmdeskctl status (common/ctl_server) ---- */
+
+static void ctl_status(void *data, struct kd_ctl_status *st)
 {
-	struct kd_media *m = c->m;
-	Kdipc__CtlReply rep = KDIPC__CTL_REPLY__INIT;
-	Kdipc__Hello hello;
-	Kdipc__StatusReply st = KDIPC__STATUS_REPLY__INIT;
-	Kdipc__CloseSessionReply cs = KDIPC__CLOSE_SESSION_REPLY__INIT;
-	Kdipc__StatusReply__DetailsEntry det[KD_MEDIA_CODECS + 1];
-	Kdipc__StatusReply__DetailsEntry *detp[KD_MEDIA_CODECS + 1];
-	char values[KD_MEDIA_CODECS][96];
+	struct kd_media *m = data;
 	char line[256];
-	size_t n = 0;
 
-	if (fd >= 0) {
-		close(fd);
-		return false;
-	}
-	if (!c->hello) {
-		if (msg->msg_case != KDIPC__CTL_REQUEST__MSG_HELLO ||
-		    kd_ipc_hello_check(msg->hello) < 0)
-			return false;
-		c->hello = true;
-		kd_ipc_hello_init(&hello, "mediad", 0);
-		rep.msg_case = KDIPC__CTL_REPLY__MSG_HELLO;
-		rep.hello = &hello;
-		return kd_ipc_send(c->fd, &rep.base, -1) == 0;
-	}
-	switch (msg->msg_case) {
-	case KDIPC__CTL_REQUEST__MSG_STATUS:
-		kd_media_status_line(m, line, sizeof(line));
-		st.component = "mediad";
-		st.pid = getpid();
-		st.state = line;
-		for (size_t i = 0; i < KD_MEDIA_CODECS; i++) {
-			struct pipeline *p = &m->pipes[i];
-			struct kd_encoder_stats s = { 0 };
+	kd_media_status_line(m, line, sizeof(line));
+	kd_ctl_status_set_state(st, line);
+	for (size_t i = 0; i < KD_MEDIA_CODECS; i++) {
+		struct pipeline *p = &m->pipes[i];
+		struct kd_encoder_stats es = { 0 };
+		char value[128];
 
-			if (!p->available)
-				continue;
-			if (p->enc)
-				kd_encoder_get_stats(p->enc, &s);
-			snprintf(values[n], sizeof(values[n]),
-				 "%s%s viewers=%u frames=%llu", p->choice.name,
-				 p->choice.hardware ? " (hw)" : "",
-				 p->subscribers, (unsigned long long)s.frames);
-			kdipc__status_reply__details_entry__init(&det[n]);
-			det[n].key = (char *)kd_codec_name((Kdipc__Codec)i);
-			det[n].value = values[n];
-			detp[n] = &det[n];
-			n++;
-		}
-		st.n_details = n;
-		st.details = detp;
-		rep.msg_case = KDIPC__CTL_REPLY__MSG_STATUS;
-		rep.status = &st;
-		return kd_ipc_send(c->fd, &rep.base, -1) == 0;
-	case KDIPC__CTL_REQUEST__MSG_CLOSE_SESSION:
-		cs.error = -EOPNOTSUPP; /* sessions live in sessiond */
-		rep.msg_case = KDIPC__CTL_REPLY__MSG_CLOSE_SESSION;
-		rep.close_session = &cs;
-		return kd_ipc_send(c->fd, &rep.base, -1) == 0;
-	default:
-		return false;
+		if (!p->available)
+			continue;
+		if (p->enc)
+			kd_encoder_get_stats(p->enc, &es);
+		snprintf(value, sizeof(value), "%s%s viewers=%u frames=%llu",
+			 p->choice.name, p->choice.hardware ? " (hw)" : "",
+			 p->subscribers, (unsigned long long)es.frames);
+		kd_ctl_status_add_detail(st, kd_codec_name((Kdipc__Codec)i),
+					 value);
+	}
+	if (m->audio) {
+		char value[128];
+
+		snprintf(value, sizeof(value), "%s listeners=%u",
+			 kd_audio_pipeline_source(m->audio),
+			 kd_audio_pipeline_listeners(m->audio));
+		kd_ctl_status_add_detail(st, "audio", value);
 	}
 }
+
+static const struct kd_ctl_ops ctl_ops = { .status = ctl_status };
 
 static void on_conn(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
 	const ProtobufCMessageDescriptor *desc =
-		c->kind == CONN_WORKER ? &kdipc__worker_to_media__descriptor
-				       : &kdipc__ctl_request__descriptor;
+		&kdipc__worker_to_media__descriptor;
 
 	for (int budget = 0; budget < 16; budget++) {
 		ProtobufCMessage *msg = NULL;
@@ -600,9 +569,7 @@ static void on_conn(evutil_socket_t fd, short what, void *arg)
 						    : strerror(-r));
 			return;
 		}
-		ok = c->kind == CONN_WORKER
-			     ? handle_worker(c, (Kdipc__WorkerToMedia *)msg, pfd)
-			     : handle_ctl(c, (Kdipc__CtlRequest *)msg, pfd);
+		ok = handle_worker(c, (Kdipc__WorkerToMedia *)msg, pfd);
 		protobuf_c_message_free_unpacked(msg, NULL);
 		if (!ok) {
 			conn_close(c, "unexpected message");
@@ -611,8 +578,7 @@ static void on_conn(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-static int adopt(struct kd_media *m, int fd, enum conn_kind kind,
-		 const struct ucred *cred)
+static int adopt(struct kd_media *m, int fd, const struct ucred *cred)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 
@@ -621,7 +587,6 @@ static int adopt(struct kd_media *m, int fd, enum conn_kind kind,
 		return -ENOMEM;
 	}
 	c->m = m;
-	c->kind = kind;
 	c->fd = fd;
 	c->pid = cred->pid;
 	for (size_t i = 0; i < KD_MEDIA_CODECS; i++)
@@ -639,7 +604,7 @@ static int adopt(struct kd_media *m, int fd, enum conn_kind kind,
 	return 0;
 }
 
-static void accept_conn(struct kd_media *m, int lfd, enum conn_kind kind)
+static void accept_conn(struct kd_media *m, int lfd)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	struct ucred cred = { 0 };
@@ -652,26 +617,22 @@ static void accept_conn(struct kd_media *m, int lfd, enum conn_kind kind)
 		close(fd);
 		return;
 	}
-	adopt(m, fd, kind, &cred);
+	adopt(m, fd, &cred);
 }
 
-int kd_media_adopt(struct kd_media *m, int fd, bool ctl)
+int kd_media_adopt(struct kd_media *m, int fd)
 {
 	struct ucred cred = { .pid = getpid() };
 
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	return adopt(m, fd, ctl ? CONN_CTL : CONN_WORKER, &cred);
+	return adopt(m, fd, &cred);
 }
 
 static void on_accept(evutil_socket_t fd, short what, void *arg)
 {
-	accept_conn(arg, fd, CONN_WORKER);
+	accept_conn(arg, fd);
 }
 
-static void on_accept_ctl(evutil_socket_t fd, short what, void *arg)
-{
-	accept_conn(arg, fd, CONN_CTL);
-}
 
 /* ---- life cycle ---- */
 
@@ -706,7 +667,7 @@ int kd_media_create(struct event_base *base, const struct kd_media_config *cfg,
 		return -ENOMEM;
 	m->base = base;
 	m->cfg = *cfg;
-	m->listen_fd = m->ctl_fd = -1;
+	m->listen_fd = -1;
 	for (size_t i = 0; i < KD_MEDIA_CODECS; i++) {
 		m->pipes[i].m = m;
 		m->pipes[i].idx = i;
@@ -759,19 +720,13 @@ int kd_media_listen(struct kd_media *m)
 	m->listen_fd = take_or_listen(m->cfg.runtime_dir, "mediad");
 	if (m->listen_fd < 0)
 		return m->listen_fd;
-	m->ctl_fd = take_or_listen(m->cfg.runtime_dir, "mediad-ctl");
-	if (m->ctl_fd < 0)
-		return m->ctl_fd;
 	fcntl(m->listen_fd, F_SETFL, fcntl(m->listen_fd, F_GETFL) | O_NONBLOCK);
-	fcntl(m->ctl_fd, F_SETFL, fcntl(m->ctl_fd, F_GETFL) | O_NONBLOCK);
 	m->listen_ev = event_new(m->base, m->listen_fd, EV_READ | EV_PERSIST,
 				 on_accept, m);
-	m->ctl_ev = event_new(m->base, m->ctl_fd, EV_READ | EV_PERSIST,
-			      on_accept_ctl, m);
-	if (!m->listen_ev || !m->ctl_ev || event_add(m->listen_ev, NULL) < 0 ||
-	    event_add(m->ctl_ev, NULL) < 0)
+	if (!m->listen_ev || event_add(m->listen_ev, NULL) < 0)
 		return -ENOMEM;
-	return 0;
+	return kd_ctl_server_start(m->base, m->cfg.runtime_dir, "mediad",
+				   &ctl_ops, m, &m->ctl);
 }
 
 void kd_media_destroy(struct kd_media *m)
@@ -794,12 +749,9 @@ void kd_media_destroy(struct kd_media *m)
 	}
 	if (m->listen_ev)
 		event_free(m->listen_ev);
-	if (m->ctl_ev)
-		event_free(m->ctl_ev);
 	if (m->listen_fd >= 0)
 		close(m->listen_fd);
-	if (m->ctl_fd >= 0)
-		close(m->ctl_fd);
+	kd_ctl_server_destroy(m->ctl);
 	kd_source_destroy(m->source);
 	free(m);
 }

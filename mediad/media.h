@@ -1,7 +1,7 @@
 /* mediad's core: one video source, one encoder pipeline per codec in use,
  * the worker control socket (runtime_dir/mediad.sock, WorkerToMedia /
  * MediaToWorker) and the administrator's status socket
- * (runtime_dir/mediad-ctl.sock, CtlRequest / CtlReply). Two sockets because
+ * (runtime_dir/mediad-ctl.sock, common/ctl_server.h). Two sockets because
  * each channel has exactly one envelope type (proto/kvmdesk_ipc.proto).
  *
  * Worker channel, in order:
@@ -45,8 +45,8 @@ int kd_media_create(struct event_base *base, const struct kd_media_config *cfg,
 int kd_media_listen(struct kd_media *m);
 void kd_media_destroy(struct kd_media *m);
 /* Treats a connected SOCK_SEQPACKET fd (taken over) as an accepted worker
- * (ctl false) or status (ctl true) connection: for tests and fuzzing. */
-int kd_media_adopt(struct kd_media *m, int fd, bool ctl);
+ * connection: for tests and fuzzing. */
+int kd_media_adopt(struct kd_media *m, int fd);
 
 /* One line, also sd_notify STATUS: "testpattern 1920x1080@30, h264:2". */
 void kd_media_status_line(struct kd_media *m, char *buf, size_t len);

@@ -1,8 +1,8 @@
-/* Fuzz target: mediad's control channels as a hostile session worker (or
- * status client) drives them. The input is a sequence of packets, each
- * [flags][len][len bytes]; flags bit 0 attaches an eventfd (as Subscribe
- * carries), bit 1 sends it on the status channel instead. Whatever comes,
- * mediad closes at most that connection, never crashes or leaks. */
+/* Fuzz target: mediad's worker channel as a hostile session worker drives
+ * it. The input is a sequence of packets, each [flags][len][len bytes];
+ * flags bit 0 attaches an eventfd (as Subscribe carries). Whatever comes,
+ * mediad closes at most that connection, never crashes or leaks. (The
+ * status socket is common/ctl_server, tested on its own.) */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,36 +56,27 @@ static void drain(int fd)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	int worker[2], ctl[2];
+	int worker[2];
 
 	init_once();
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		       0, worker) < 0)
 		return 0;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		       0, ctl) < 0) {
-		close(worker[0]);
-		close(worker[1]);
-		return 0;
-	}
-	kd_media_adopt(media, worker[1], false);
-	kd_media_adopt(media, ctl[1], true);
+	kd_media_adopt(media, worker[1]);
 	while (size >= 2) {
 		uint8_t flags = data[0];
 		size_t len = data[1] < size - 2 ? data[1] : size - 2;
 		int efd = flags & 1 ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
 
-		kd_unix_send(flags & 2 ? ctl[0] : worker[0], data + 2, len, efd);
+		kd_unix_send(worker[0], data + 2, len, efd);
 		if (efd >= 0)
 			close(efd);
 		data += 2 + len;
 		size -= 2 + len;
 		spin();
 		drain(worker[0]);
-		drain(ctl[0]);
 	}
 	close(worker[0]);
-	close(ctl[0]);
 	spin();
 	return 0;
 }
