@@ -177,6 +177,12 @@ int kd_config_load(const char *path, struct kd_config **out)
 	char *text = NULL;
 	size_t len = 0;
 	int r = kd_read_small_file(path, KD_CONFIG_MAX_SIZE, &text, &len);
+	if (r == -ENOENT && strcmp(path, KD_DEFAULT_CONFIG) == 0) {
+		/* A box set up with defaults needs no file; a file named on
+		 * the command line must exist. */
+		kd_notice("no %s; using built-in defaults", path);
+		return kd_config_parse("", 0, out, NULL, 0);
+	}
 	if (r < 0) {
 		kd_err("cannot read configuration %s: %s", path, strerror(-r));
 		return r;

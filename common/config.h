@@ -8,7 +8,8 @@
 
 struct kd_config;
 
-/* Loads path. -ENOENT if missing; -EINVAL on a syntax error, which is logged
+/* Loads path. -ENOENT if missing (except the default path, KD_DEFAULT_CONFIG:
+ * without it every key has its default); -EINVAL on a syntax error, which is logged
  * with its line number. */
 int kd_config_load(const char *path, struct kd_config **out);
 /* Parses text (for tests and fuzzing); err gets a message on -EINVAL. */

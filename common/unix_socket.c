@@ -1,5 +1,7 @@
 #include "unix_socket.h"
 
+#include "atomic_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -26,6 +28,17 @@ int kd_unix_listen(const char *path, mode_t mode)
 	int r = fill_addr(&addr, path);
 	if (r < 0)
 		return r;
+	/* Started by hand, a daemon may be the first to use runtime_dir
+	 * (under systemd, RuntimeDirectory= made it). */
+	char dir[sizeof(addr.sun_path)];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		r = kd_mkdir_p(dir, 0755);
+		if (r < 0)
+			return r;
+	}
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			0);
 	if (fd < 0)

@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "config.h"
+#include "kd_build_config.h"
 #include "log.h"
 
 static struct kd_config *parse_ok(const char *text)
@@ -112,6 +115,21 @@ START_TEST(load_missing_file)
 {
 	struct kd_config *cfg = NULL;
 	ck_assert_int_eq(kd_config_load("/nonexistent/kvmdesk.conf", &cfg), -ENOENT);
+	ck_assert_ptr_null(cfg);
+}
+END_TEST
+
+START_TEST(missing_default_file_means_defaults)
+{
+	struct kd_config *cfg = NULL;
+	if (access(KD_DEFAULT_CONFIG, F_OK) == 0)
+		return; /* this machine has one: nothing to check */
+	ck_assert_int_eq(kd_config_load(KD_DEFAULT_CONFIG, &cfg), 0);
+	ck_assert_ptr_nonnull(cfg);
+	struct kd_general_config g;
+	ck_assert_int_eq(kd_general_config_read(cfg, &g), 0);
+	ck_assert_str_eq(g.state_dir, "/var/lib/kvmdesk");
+	kd_config_free(cfg);
 }
 END_TEST
 
@@ -144,6 +162,7 @@ int main(void)
 	tcase_add_test(tc, errors_name_the_line);
 	tcase_add_test(tc, general_defaults_and_validation);
 	tcase_add_test(tc, load_missing_file);
+	tcase_add_test(tc, missing_default_file_means_defaults);
 	tcase_add_test(tc, cmdline);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
