@@ -628,29 +628,23 @@ END_TEST
 
 /* ---- control socket and stop ------------------------------------------ */
 
-static Kdipc__CtlReply *ctl_call(const Kdipc__CtlRequest *q)
+static const char *ctl_path(void)
 {
-	Kdipc__CtlReply *rep = NULL;
-	char path[512];
+	static char path[512];
 
-	snprintf(path, sizeof(path), "%s/sessiond-ctl.sock", H.runtime_dir);
-	ck_assert_int_eq(kd_ctl_call(path, q, T_MS, &rep), 0);
-	return rep;
+	ck_assert_int_eq(kd_ctl_socket_path(H.runtime_dir, "sessiond", path,
+					    sizeof(path)),
+			 0);
+	return path;
 }
 
 static int ctl_close_session(uint64_t conn_id)
 {
-	Kdipc__CtlRequest q = KDIPC__CTL_REQUEST__INIT;
-	Kdipc__CloseSession cs = KDIPC__CLOSE_SESSION__INIT;
-	Kdipc__CtlReply *rep;
-	int error;
+	int error = 1;
 
-	cs.conn_id = conn_id;
-	q.msg_case = KDIPC__CTL_REQUEST__MSG_CLOSE_SESSION;
-	q.close_session = &cs;
-	rep = ctl_call(&q);
-	error = rep->close_session->error;
-	protobuf_c_message_free_unpacked(&rep->base, NULL);
+	ck_assert_int_eq(kd_ctl_call_close_session(ctl_path(), conn_id, T_MS,
+						   &error),
+			 0);
 	return error;
 }
 
@@ -658,16 +652,12 @@ START_TEST(ctl_status_lists_sessions_and_closes_one)
 {
 	struct rd_client *c = direct_client("127.0.0.7");
 	char reason[128];
-	Kdipc__CtlRequest q = KDIPC__CTL_REQUEST__INIT;
-	Kdipc__StatusRequest sr = KDIPC__STATUS_REQUEST__INIT;
-	Kdipc__CtlReply *rep;
+	Kdipc__CtlReply *rep = NULL;
 	uint64_t conn_id = 0;
 
 	login_ok(c);
 	usleep(100 * 1000);
-	q.msg_case = KDIPC__CTL_REQUEST__MSG_STATUS;
-	q.status = &sr;
-	rep = ctl_call(&q);
+	ck_assert_int_eq(kd_ctl_call_status(ctl_path(), T_MS, &rep), 0);
 	ck_assert_str_eq(rep->status->component, "sessiond");
 	ck_assert_int_eq(rep->status->pid, H.procs[0].pid);
 	ck_assert_str_ne(rep->status->state, "");
