@@ -25,6 +25,31 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* root (an administrator running kvmdeskctl) writes into directories a
+ * daemon owns, e.g. private/ of kvmdesk-session: the file gets the
+ * directory's owner, as if the daemon had written it - else the daemon
+ * could not read its own password verifier. */
+static int own_like_parent(const char *path, int fd)
+{
+	if (geteuid() != 0)
+		return 0;
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	struct stat st;
+	if (stat(dir, &st) < 0)
+		return -errno;
+	if (fchown(fd, st.st_uid, st.st_gid) < 0)
+		return -errno;
+	return 0;
+}
+
 int kd_atomic_write(const char *path, const void *data, size_t len,
 		    mode_t mode)
 {
@@ -37,6 +62,10 @@ int kd_atomic_write(const char *path, const void *data, size_t len,
 	if (fd < 0)
 		return -errno;
 	int r = 0;
+	r = own_like_parent(path, fd);
+	if (r < 0)
+		goto fail;
+	/* After fchown, which may clear set-id bits. */
 	if (fchmod(fd, mode) < 0) {
 		r = -errno;
 		goto fail;

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Run as root, the new file gets the owner and group of its directory
+ * (state files stay readable by the daemon owning the state directory). */
 int kd_atomic_write(const char *path, const void *data, size_t len,
 		    mode_t mode);
 /* Reads at most max bytes (NUL-terminated, trailing newline stripped) into a

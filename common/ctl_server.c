@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -270,6 +271,12 @@ static const char *handle(struct ctl_conn *c, const Kdipc__CtlRequest *req)
 static void on_conn_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct ctl_conn *c = arg;
+	if (what & EV_TIMEOUT) {
+		/* kvmdeskctl asks and goes: an idle client only holds a slot. */
+		kd_debug("%s control connection idle; closed", c->srv->component);
+		conn_close(c);
+		return;
+	}
 	ProtobufCMessage *m = NULL;
 	int passed_fd = -1;
 	int r = kd_ipc_recv(fd, &kdipc__ctl_request__descriptor, &m,
@@ -331,7 +338,8 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 	c->fd = cfd;
 	c->ev = event_new(srv->base, cfd, EV_READ | EV_PERSIST,
 			  on_conn_readable, c);
-	if (!c->ev || event_add(c->ev, NULL) < 0) {
+	struct timeval idle = { .tv_sec = KD_CTL_IDLE_TIMEOUT_S };
+	if (!c->ev || event_add(c->ev, &idle) < 0) {
 		if (c->ev)
 			event_free(c->ev);
 		close(cfd);
@@ -461,12 +469,40 @@ static int recv_reply(int fd, int64_t deadline, Kdipc__CtlReply **out)
 	}
 }
 
+/* Non-blocking connect: a daemon that stopped accepting (full backlog)
+ * makes connect() fail with EAGAIN instead of hanging kvmdeskctl. */
+static int connect_until(const char *path, int64_t deadline)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(addr.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
+			return fd;
+		int err = errno;
+		if (err != EAGAIN && err != EINTR) {
+			close(fd);
+			return -err;
+		}
+		if (now_ms() >= deadline) {
+			close(fd);
+			return -ETIMEDOUT;
+		}
+		poll(NULL, 0, 20);
+	}
+}
+
 int kd_ctl_call(const char *path, const Kdipc__CtlRequest *req,
 		int timeout_ms, Kdipc__CtlReply **reply)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 	Kdipc__CtlReply *hello_reply = NULL;
-	int fd = kd_unix_connect(path);
+	int fd = connect_until(path, deadline);
 	if (fd < 0)
 		return fd;
 

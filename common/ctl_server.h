@@ -34,6 +34,8 @@
 #include "kvmdesk_ipc.pb-c.h"
 
 #define KD_CTL_MAX_CLIENTS 16
+/* A connection with no request for this long is closed. */
+#define KD_CTL_IDLE_TIMEOUT_S 30
 #define KD_CTL_SOCKET_MODE 0660
 /* A close_session callback's answer when there is no such session. */
 #define KD_CTL_NO_SESSION (-ENOENT)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -13,6 +14,9 @@
 
 #define PAGE 4096u
 #define REQUIRED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
 
 _Static_assert(sizeof(struct kd_frame_ring_header) <= KD_FRAME_RING_HEADER_SIZE,
 	       "ring header must fit its page");
@@ -21,6 +25,7 @@ _Static_assert(sizeof(struct kd_frame_ring_slot) % 8 == 0,
 
 struct kd_frame_ring_writer {
 	int fd;
+	int reader_fd;          /* read-only file description for readers */
 	uint8_t *map;
 	size_t map_size;
 	struct kd_frame_ring_header *hdr;
@@ -66,6 +71,19 @@ static uint64_t round_up(uint64_t v, uint64_t to)
 	return (v + to - 1) / to * to;
 }
 
+/* A second, read-only open of the memfd: even on kernels without
+ * F_SEAL_FUTURE_WRITE a reader cannot map it writable. Falls back to the
+ * memfd itself when /proc is not there. */
+static int open_read_only(int fd)
+{
+	char path[64];
+	int ro;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	return ro >= 0 ? ro : fd;
+}
+
 int kd_frame_ring_writer_create(const struct kd_frame_ring_params *p,
 				struct kd_frame_ring_writer **out)
 {
@@ -86,14 +104,14 @@ int kd_frame_ring_writer_create(const struct kd_frame_ring_params *p,
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	w->reader_fd = -1;
 	w->fd = memfd_create("kvmdesk-frame-ring",
 			     MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (w->fd < 0) {
 		r = -errno;
 		goto fail;
 	}
-	if (ftruncate(w->fd, (off_t)total) < 0 ||
-	    fcntl(w->fd, F_ADD_SEALS, REQUIRED_SEALS) < 0) {
+	if (ftruncate(w->fd, (off_t)total) < 0) {
 		r = -errno;
 		goto fail;
 	}
@@ -103,6 +121,16 @@ int kd_frame_ring_writer_create(const struct kd_frame_ring_params *p,
 		r = -errno;
 		goto fail;
 	}
+	/* After our own writable mapping exists: nobody else may ever map it
+	 * writable or write() to it (F_SEAL_FUTURE_WRITE, Linux >= 5.1), nor
+	 * resize it, nor change the seals. */
+	if (fcntl(w->fd, F_ADD_SEALS, REQUIRED_SEALS | F_SEAL_FUTURE_WRITE) < 0 &&
+	    (errno != EINVAL ||
+	     fcntl(w->fd, F_ADD_SEALS, REQUIRED_SEALS) < 0)) {
+		r = -errno;
+		goto fail;
+	}
+	w->reader_fd = open_read_only(w->fd);
 	w->map_size = total;
 	w->hdr = (struct kd_frame_ring_header *)w->map;
 	w->slots = (struct kd_frame_ring_slot *)(w->map + slots_off);
@@ -133,6 +161,8 @@ void kd_frame_ring_writer_destroy(struct kd_frame_ring_writer *w)
 		return;
 	if (w->map)
 		munmap(w->map, w->map_size);
+	if (w->reader_fd >= 0 && w->reader_fd != w->fd)
+		close(w->reader_fd);
 	if (w->fd >= 0)
 		close(w->fd);
 	free(w);
@@ -140,7 +170,14 @@ void kd_frame_ring_writer_destroy(struct kd_frame_ring_writer *w)
 
 int kd_frame_ring_writer_fd(const struct kd_frame_ring_writer *w)
 {
-	return w->fd;
+	return w->reader_fd;
+}
+
+uint8_t *kd_frame_ring_writer_map(struct kd_frame_ring_writer *w,
+				  size_t *size)
+{
+	*size = w->map_size;
+	return w->map;
 }
 
 uint8_t *kd_frame_ring_reserve(struct kd_frame_ring_writer *w, size_t size)

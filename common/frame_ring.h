@@ -2,9 +2,11 @@
  * session workers (any number of readers). DESIGN.md "Data paths".
  *
  * The ring is a memfd created by the writer, sized once and sealed with
- * F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, so a mapping can never fault.
- * The writer maps it read-write; readers map it PROT_READ and can never
- * change what other readers see. The writer never waits for anybody.
+ * F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, so a mapping can never fault,
+ * and F_SEAL_FUTURE_WRITE once the writer's own mapping exists. Readers get
+ * a read-only open of it and map it PROT_READ: they can neither write nor
+ * map it writable, so none can change what the others see. The writer never
+ * waits for anybody.
  *
  * Layout (all fields fixed width, little-endian host order, offsets from the
  * start of the memfd; layout version KD_FRAME_RING_VERSION):
@@ -126,8 +128,14 @@ struct kd_frame_ring_params {
 int kd_frame_ring_writer_create(const struct kd_frame_ring_params *p,
 				struct kd_frame_ring_writer **out);
 void kd_frame_ring_writer_destroy(struct kd_frame_ring_writer *w);
-/* The memfd to hand to readers (still owned by the writer). */
+/* The fd to hand to readers: a read-only open of the memfd (still owned by
+ * the writer). */
 int kd_frame_ring_writer_fd(const struct kd_frame_ring_writer *w);
+
+/* The writer's own read-write mapping (for tests and fuzzing that corrupt
+ * a ring on purpose). */
+uint8_t *kd_frame_ring_writer_map(struct kd_frame_ring_writer *w,
+				  size_t *size);
 
 struct kd_frame_meta {
 	bool key;

@@ -5,6 +5,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "commands.h"
 #include "json.h"
@@ -21,6 +22,12 @@ int kd_ctl_status(struct kd_ctl_context *ctx, int argc, char **argv);
 int kd_ctl_sessions(struct kd_ctl_context *ctx, int argc, char **argv);
 /* Needs no loaded configuration: it reads ctx->config_path itself. */
 int kd_ctl_config_check(struct kd_ctl_context *ctx, int argc, char **argv);
+
+/* The check itself, on text (NUL-terminated, len bytes) named name, the
+ * report written to out as text or JSON. Returns the exit code (0 when no
+ * errors). For tests and the fuzz target. */
+int kd_config_check_text(const char *name, const char *text, size_t len,
+			 bool json, FILE *out);
 
 /* Shared by status and sessions: asks one daemon for its status. 0 and
  * *reply, or -errno (see kd_ctl_call). */

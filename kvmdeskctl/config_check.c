@@ -24,6 +24,7 @@
 
 enum value_kind {
 	V_PATH,          /* absolute path */
+	V_CODECS,        /* vp8, vp9, av1, h264, h265 separated by , or space */
 	V_LOG_LEVEL,
 	V_HOST_PORT_LIST, /* host[:port], ... (may be empty) */
 	V_HOST_PORT,     /* host[:port] (may be empty) */
@@ -54,12 +55,17 @@ static const struct known_key known_keys[] = {
 	{ "rendezvous", "key", V_KEY32, 0, 0, NULL },
 	{ "rendezvous", "relay", V_HOST_PORT, 0, 0, NULL },
 	{ "rendezvous", "relay_key", V_TEXT, 0, 0, NULL },
+	{ "rendezvous", "register_interval", V_INT, 1, 25, NULL },
 	{ "session", "listen", V_ADDR, 0, 0, NULL },
 	{ "session", "direct_ip", V_BOOL, 0, 0, NULL },
+	{ "session", "login_timeout", V_INT, 5, 3600, NULL },
+	{ "session", "max_connections", V_INT, 1, 1024, NULL },
+	{ "session", "max_frame_size", V_INT, 64 * 1024, 64L << 20, NULL },
 	{ "video", "source", V_VIDEO_SOURCE, 0, 0, NULL },
-	{ "video", "width", V_INT, 16, 8192, NULL },
-	{ "video", "height", V_INT, 16, 8192, NULL },
+	{ "video", "width", V_INT, 16, 7680, NULL },
+	{ "video", "height", V_INT, 16, 4320, NULL },
 	{ "video", "fps", V_INT, 1, 120, NULL },
+	{ "video", "codecs", V_CODECS, 0, 0, NULL },
 	{ "audio", "source", V_NONEMPTY, 0, 0, NULL },
 	{ "hid", "backend", V_CHOICE, 0, 0, "hidg|uinput|file" },
 	{ "hid", "keyboard", V_PATH, 0, 0, NULL },
@@ -183,6 +189,21 @@ static const char *check_host_port_list(const char *value, char *buf,
 	return NULL;
 }
 
+static const char *check_codecs(const char *value, char *buf, size_t len)
+{
+	char copy[256];
+	snprintf(copy, sizeof(copy), "%s", value);
+	for (char *save, *c = strtok_r(copy, ", \t", &save); c;
+	     c = strtok_r(NULL, ", \t", &save)) {
+		if (!choice_ok("vp8|vp9|av1|h264|h265", c)) {
+			snprintf(buf, len, "unknown codec '%s' (vp8, vp9, av1, "
+					   "h264, h265)", c);
+			return buf;
+		}
+	}
+	return NULL;
+}
+
 static const char *check_value(const struct known_key *k, const char *v,
 			       char *buf, size_t len)
 {
@@ -191,6 +212,8 @@ static const char *check_value(const struct known_key *k, const char *v,
 		if (v[0] != '/' || strlen(v) >= 256)
 			return "expected an absolute path";
 		return NULL;
+	case V_CODECS:
+		return check_codecs(v, buf, len);
 	case V_LOG_LEVEL:
 		if (kd_log_level_parse(v) < 0)
 			return "expected err, warning, notice, info or debug";
@@ -362,34 +385,34 @@ static size_t count_errors(const struct check *c)
 	return n;
 }
 
-static void print_text(const struct check *c, const char *path)
+static void print_text(const struct check *c, const char *path, FILE *out)
 {
 	for (size_t i = 0; i < c->n_problems; i++) {
 		const struct problem *p = &c->problems[i];
 		if (p->line)
-			printf("%s:%u: ", path, p->line);
+			fprintf(out, "%s:%u: ", path, p->line);
 		else
-			printf("%s: ", path);
-		printf("%s: ", p->error ? "error" : "warning");
+			fprintf(out, "%s: ", path);
+		fprintf(out, "%s: ", p->error ? "error" : "warning");
 		if (p->key[0])
-			printf("[%s] ", p->section);
+			fprintf(out, "[%s] ", p->section);
 		if (p->key[0] && !strstr(p->message, " = "))
-			printf("%s: ", p->key);
-		printf("%s\n", p->message);
+			fprintf(out, "%s: ", p->key);
+		fprintf(out, "%s\n", p->message);
 	}
 	if (c->n_omitted)
-		printf("%s: %zu more problems not shown\n", path, c->n_omitted);
+		fprintf(out, "%s: %zu more problems not shown\n", path, c->n_omitted);
 	size_t errors = count_errors(c);
 	if (errors == 0)
-		printf("%s: ok (%zu keys)\n", path, c->n_keys);
+		fprintf(out, "%s: ok (%zu keys)\n", path, c->n_keys);
 	else
-		printf("%s: %zu error%s\n", path, errors, errors == 1 ? "" : "s");
+		fprintf(out, "%s: %zu error%s\n", path, errors, errors == 1 ? "" : "s");
 }
 
-static int print_json(const struct check *c, const char *path)
+static int print_json(const struct check *c, const char *path, FILE *out)
 {
 	struct kd_json j;
-	kd_json_init(&j, stdout);
+	kd_json_init(&j, out);
 	kd_json_begin_object(&j);
 	kd_json_key(&j, "file");
 	kd_json_string(&j, path);
@@ -424,28 +447,29 @@ static int print_json(const struct check *c, const char *path)
 	return kd_json_finish(&j);
 }
 
-int kd_ctl_config_check(struct kd_ctl_context *ctx, int argc, char **argv)
+/* Checks text (NUL-terminated, len bytes) and reports on out. */
+static int report(struct check *c, const char *name, bool json, FILE *out)
 {
-	if (argc != 0) {
-		fprintf(stderr, "kvmdeskctl: config check takes no arguments "
-				"(use -c FILE)\n");
-		return 2;
-	}
+	qsort(c->problems, c->n_problems, sizeof(c->problems[0]), problem_cmp);
+	int r = 0;
+	if (json)
+		r = print_json(c, name, out);
+	else
+		print_text(c, name, out);
+	if (fflush(out) != 0)
+		r = -EIO;
+	return (count_errors(c) == 0 && r == 0) ? 0 : 1;
+}
+
+int kd_config_check_text(const char *name, const char *text, size_t len,
+			 bool json, FILE *out)
+{
 	struct check *c = calloc(1, sizeof(*c));
 	if (!c)
 		return 1;
-	const char *path = ctx->config_path;
-	char *text = NULL;
-	size_t len = 0;
 	struct kd_config *cfg = NULL;
-	int r = kd_read_small_file(path, KD_CONFIG_MAX_SIZE, &text, &len);
-	if (r < 0) {
-		add_problem(c, 0, NULL, NULL, true, "cannot read: %s",
-			    r == -EFBIG ? "file too large" : strerror(-r));
-		goto report;
-	}
 	char err[256] = "";
-	r = kd_config_parse(text, len, &cfg, err, sizeof(err));
+	int r = kd_config_parse(text, len, &cfg, err, sizeof(err));
 	if (r < 0) {
 		unsigned line = 0;
 		const char *msg = err[0] ? err : strerror(-r);
@@ -453,17 +477,39 @@ int kd_ctl_config_check(struct kd_ctl_context *ctx, int argc, char **argv)
 		if (sscanf(err, "line %u: %n", &line, &used) == 1 && used > 0)
 			msg = err + used;
 		add_problem(c, line, NULL, NULL, true, "%s", msg);
-		goto report;
+	} else {
+		check_sections(c, text);
+		kd_config_foreach(cfg, visit, c);
+		check_combinations(c, cfg);
 	}
-	check_sections(c, text);
-	kd_config_foreach(cfg, visit, c);
-	check_combinations(c, cfg);
-report:
-	qsort(c->problems, c->n_problems, sizeof(c->problems[0]), problem_cmp);
-	int out = ctx->json ? print_json(c, path) : (print_text(c, path), 0);
-	int status = (count_errors(c) == 0 && out == 0) ? 0 : 1;
+	int status = report(c, name, json, out);
 	kd_config_free(cfg);
-	free(text);
 	free(c);
+	return status;
+}
+
+int kd_ctl_config_check(struct kd_ctl_context *ctx, int argc, char **argv)
+{
+	if (argc != 0) {
+		fprintf(stderr, "kvmdeskctl: config check takes no arguments "
+				"(use -c FILE)\n");
+		return 2;
+	}
+	const char *path = ctx->config_path;
+	char *text = NULL;
+	size_t len = 0;
+	int r = kd_read_small_file(path, KD_CONFIG_MAX_SIZE, &text, &len);
+	if (r < 0) {
+		struct check *c = calloc(1, sizeof(*c));
+		if (!c)
+			return 1;
+		add_problem(c, 0, NULL, NULL, true, "cannot read: %s",
+			    r == -EFBIG ? "file too large" : strerror(-r));
+		int status = report(c, path, ctx->json, stdout);
+		free(c);
+		return status;
+	}
+	int status = kd_config_check_text(path, text, len, ctx->json, stdout);
+	free(text);
 	return status;
 }

@@ -12,12 +12,14 @@
 #include <sys/eventfd.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavutil/hwcontext.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
 #include "frame_ring.h"
 #include "log.h"
+#include "paramsets.h"
 
 #define GOP_FRAMES 600 /* a periodic IDR every ~20 s at 30 fps (§3.1 allows) */
 
@@ -49,14 +51,17 @@ struct kd_encoder {
 	int64_t last_pts;
 	uint64_t last_capture_ns;
 	bool logged_error;
+	struct kd_paramsets params; /* H.264/H.265 only */
 };
 
-static const char *const h264_candidates[] = { "h264_v4l2m2m", "libx264",
-					       "libopenh264", NULL };
-static const char *const h265_candidates[] = { "hevc_v4l2m2m", "libx265",
-					       NULL };
-static const char *const vp8_candidates[] = { "vp8_v4l2m2m", "libvpx", NULL };
-static const char *const vp9_candidates[] = { "libvpx-vp9", NULL };
+static const char *const h264_candidates[] = { "h264_v4l2m2m", "h264_vaapi",
+					       "libx264", "libopenh264", NULL };
+static const char *const h265_candidates[] = { "hevc_v4l2m2m", "hevc_vaapi",
+					       "libx265", NULL };
+static const char *const vp8_candidates[] = { "vp8_v4l2m2m", "vp8_vaapi",
+					      "libvpx", NULL };
+static const char *const vp9_candidates[] = { "vp9_vaapi", "libvpx-vp9",
+					      NULL };
 static const char *const av1_candidates[] = { "libaom-av1", "libsvtav1",
 					      "librav1e", NULL };
 static const char *const no_candidates[] = { NULL };
@@ -146,6 +151,20 @@ static bool takes_pix_fmt(const AVCodec *c, int fmt)
 	return false;
 }
 
+/* Clients decode 4:2:0 only (spec session §3.1: H.26x are always 4:2:0,
+ * 4:4:4 needs a negotiation we do not do): a 4:2:2 MJPEG picture is
+ * converted even though libx264 would take it. */
+static bool usable_direct(const AVCodec *c, int fmt)
+{
+	return (fmt == AV_PIX_FMT_YUV420P || fmt == AV_PIX_FMT_NV12 ||
+		fmt == AV_PIX_FMT_YUVJ420P) && takes_pix_fmt(c, fmt);
+}
+
+static bool is_vaapi(const char *name)
+{
+	return strstr(name, "_vaapi") != NULL;
+}
+
 static void set_realtime_options(AVCodecContext *ctx, const char *name)
 {
 	void *priv = ctx->priv_data;
@@ -175,9 +194,43 @@ static void set_realtime_options(AVCodecContext *ctx, const char *name)
 	} else if (!strcmp(name, "libsvtav1")) {
 		av_opt_set_int(priv, "preset", 12, 0);
 		av_opt_set(priv, "svtav1-params", "pred-struct=1", 0);
+	} else if (is_vaapi(name)) {
+		av_opt_set(priv, "rc_mode", "VBR", 0);
+		av_opt_set_int(priv, "async_depth", 1, 0);
 	} else if (!strcmp(name, "librav1e")) {
 		av_opt_set_int(priv, "speed", 10, 0);
 	}
+}
+
+/* VAAPI encoders take GPU surfaces: a frames pool of NV12 surfaces on the
+ * default render node; frames are uploaded before encoding. */
+static int setup_vaapi(AVCodecContext *ctx)
+{
+	AVBufferRef *dev = NULL, *frames;
+	AVHWFramesContext *fc;
+	int r;
+
+	if (av_hwdevice_ctx_create(&dev, AV_HWDEVICE_TYPE_VAAPI, NULL, NULL,
+				   0) < 0)
+		return -ENODEV;
+	frames = av_hwframe_ctx_alloc(dev);
+	av_buffer_unref(&dev);
+	if (!frames)
+		return -ENOMEM;
+	fc = (AVHWFramesContext *)frames->data;
+	fc->format = AV_PIX_FMT_VAAPI;
+	fc->sw_format = AV_PIX_FMT_NV12;
+	fc->width = ctx->width;
+	fc->height = ctx->height;
+	fc->initial_pool_size = 4;
+	r = av_hwframe_ctx_init(frames);
+	if (r < 0) {
+		av_buffer_unref(&frames);
+		return -ENODEV;
+	}
+	ctx->pix_fmt = AV_PIX_FMT_VAAPI;
+	ctx->hw_frames_ctx = frames;
+	return 0;
 }
 
 static AVCodecContext *open_context(const char *name, uint32_t width,
@@ -195,7 +248,7 @@ static AVCodecContext *open_context(const char *name, uint32_t width,
 	ctx->width = (int)width;
 	ctx->height = (int)height;
 	/* The source's own format when the encoder takes it: no swscale. */
-	ctx->pix_fmt = src_fmt >= 0 && takes_pix_fmt(codec, src_fmt) ?
+	ctx->pix_fmt = usable_direct(codec, src_fmt) ?
 		       (enum AVPixelFormat)src_fmt : pick_pix_fmt(codec);
 	ctx->time_base = (AVRational){ 1, 1000 }; /* pts in ms, §3.2 */
 	ctx->framerate = (AVRational){ (int)fps, 1 };
@@ -206,8 +259,12 @@ static AVCodecContext *open_context(const char *name, uint32_t width,
 	ctx->max_b_frames = 0;
 	ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
 	ctx->flags &= ~AV_CODEC_FLAG_GLOBAL_HEADER;
-	ctx->thread_count = 2;
+	ctx->thread_count = 0; /* as ffmpeg: the encoder picks */
 	set_realtime_options(ctx, name);
+	if (is_vaapi(name) && setup_vaapi(ctx) < 0) {
+		avcodec_free_context(&ctx);
+		return NULL;
+	}
 	if (avcodec_open2(ctx, codec, NULL) < 0) {
 		avcodec_free_context(&ctx);
 		return NULL;
@@ -259,21 +316,32 @@ static int reopen(struct kd_encoder *e, const AVFrame *f, uint32_t bitrate)
 	if (!e->ctx)
 		return -EIO;
 	e->open_bitrate_kbps = bitrate;
+	kd_paramsets_init(&e->params,
+			  e->cfg.choice.codec == KDIPC__CODEC__CODEC_H265);
+	if (e->ctx->extradata_size > 0)
+		kd_paramsets_scan(&e->params, e->ctx->extradata,
+				  (size_t)e->ctx->extradata_size);
 	e->base_ns = 0;
 	e->last_pts = -1;
 	return 0;
 }
 
 /* Converts only when the encoder does not take the source's format. */
+static enum AVPixelFormat sw_format(const struct kd_encoder *e)
+{
+	return e->ctx->pix_fmt == AV_PIX_FMT_VAAPI ? AV_PIX_FMT_NV12
+						   : e->ctx->pix_fmt;
+}
+
 static const AVFrame *to_encoder_format(struct kd_encoder *e, const AVFrame *f)
 {
-	if (f->format == e->ctx->pix_fmt)
+	if (f->format == sw_format(e))
 		return f;
 	if (!e->conv) {
 		e->conv = av_frame_alloc();
 		if (!e->conv)
 			return NULL;
-		e->conv->format = e->ctx->pix_fmt;
+		e->conv->format = sw_format(e);
 		e->conv->width = e->ctx->width;
 		e->conv->height = e->ctx->height;
 		if (av_frame_get_buffer(e->conv, 0) < 0)
@@ -281,13 +349,37 @@ static const AVFrame *to_encoder_format(struct kd_encoder *e, const AVFrame *f)
 	}
 	e->sws = sws_getCachedContext(e->sws, f->width, f->height, f->format,
 				      e->ctx->width, e->ctx->height,
-				      e->ctx->pix_fmt, SWS_FAST_BILINEAR,
+				      sw_format(e), SWS_FAST_BILINEAR,
 				      NULL, NULL, NULL);
 	if (!e->sws)
 		return NULL;
 	sws_scale(e->sws, (const uint8_t *const *)f->data, f->linesize, 0,
 		  f->height, e->conv->data, e->conv->linesize);
 	return e->conv;
+}
+
+static bool is_h26x(const struct kd_encoder *e)
+{
+	return e->cfg.choice.codec == KDIPC__CODEC__CODEC_H264 ||
+	       e->cfg.choice.codec == KDIPC__CODEC__CODEC_H265;
+}
+
+/* One packet into the ring; an H.26x keyframe without its parameter sets
+ * gets the last known ones in front (one self-contained access unit). */
+static int64_t publish_one(struct kd_encoder *e, const struct kd_frame_meta *m)
+{
+	size_t size = (size_t)e->pkt->size, prefix = 0;
+	uint8_t *dst;
+
+	if (is_h26x(e) && m->key &&
+	    !kd_paramsets_scan(&e->params, e->pkt->data, size))
+		prefix = e->params.len;
+	dst = kd_frame_ring_reserve(e->ring, prefix + size);
+	if (!dst)
+		return -EMSGSIZE;
+	memcpy(dst, e->params.buf, prefix);
+	memcpy(dst + prefix, e->pkt->data, size);
+	return kd_frame_ring_commit(e->ring, m);
 }
 
 static void publish_packets(struct kd_encoder *e, uint64_t capture_ns,
@@ -303,8 +395,7 @@ static void publish_packets(struct kd_encoder *e, uint64_t capture_ns,
 			.capture_ns = capture_ns,
 			.encode_ns = now,
 		};
-		int64_t seq = kd_frame_ring_write(e->ring, &m, e->pkt->data,
-						  (size_t)e->pkt->size);
+		int64_t seq = publish_one(e, &m);
 
 		pthread_mutex_lock(&e->lock);
 		if (seq > 0) {
@@ -334,7 +425,7 @@ static void encode_one(struct kd_encoder *e, AVFrame *f, uint64_t capture_ns,
 	if (!e->ctx || e->ctx->width != f->width ||
 	    e->ctx->height != f->height ||
 	    (e->ctx->pix_fmt != f->format &&
-	     takes_pix_fmt(e->ctx->codec, f->format)) ||
+	     usable_direct(e->ctx->codec, f->format)) ||
 	    (bitrate && bitrate != e->open_bitrate_kbps)) {
 		if (reopen(e, f, bitrate) < 0) {
 			if (!e->logged_error)
@@ -354,10 +445,20 @@ static void encode_one(struct kd_encoder *e, AVFrame *f, uint64_t capture_ns,
 	if (pts <= e->last_pts)
 		pts = e->last_pts + 1;
 	e->last_pts = pts;
-	/* The encoder must not keep our reference: hand it a shallow copy. */
-	enc = av_frame_clone(in);
-	if (!enc)
-		return;
+	if (e->ctx->pix_fmt == AV_PIX_FMT_VAAPI) {
+		enc = av_frame_alloc();
+		if (!enc || av_hwframe_get_buffer(e->ctx->hw_frames_ctx, enc,
+						  0) < 0 ||
+		    av_hwframe_transfer_data(enc, in, 0) < 0) {
+			av_frame_free(&enc);
+			return;
+		}
+	} else {
+		/* The encoder must not keep our reference: a new one. */
+		enc = av_frame_clone(in);
+		if (!enc)
+			return;
+	}
 	enc->pts = pts;
 	enc->pict_type = key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
 	enc->key_frame = key;

@@ -94,8 +94,8 @@ int kd_media_config_read(const struct kd_config *cfg,
 		 kd_config_get_or(cfg, "video", "codecs", ""));
 	snprintf(out->audio_source, sizeof(out->audio_source), "%s",
 		 kd_config_get_or(cfg, "audio", "source", "none"));
-	if (kd_config_get_long(cfg, "video", "width", 1920, 16, 7680, &w) ||
-	    kd_config_get_long(cfg, "video", "height", 1080, 16, 4320, &h) ||
+	if (kd_config_get_long(cfg, "video", "width", 1920, 16, 8192, &w) ||
+	    kd_config_get_long(cfg, "video", "height", 1080, 16, 8192, &h) ||
 	    kd_config_get_long(cfg, "video", "fps", 30, 1, 120, &fps))
 		return -EINVAL;
 	if (w % 2 || h % 2) {
@@ -368,6 +368,23 @@ static bool codec_index(Kdipc__Codec codec, size_t *idx)
 	return true;
 }
 
+/* The fd a Subscribe carries must be an eventfd, and writing to it must
+ * never block the loop (a hostile worker could pass a full pipe). */
+static bool usable_eventfd(int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n >= 0) {
+		link[n] = 0;
+		if (strcmp(link, "anon_inode:[eventfd]") != 0)
+			return false;
+	}
+	return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0;
+}
+
 static void handle_subscribe(struct conn *c, const Kdipc__Subscribe *s, int efd)
 {
 	struct kd_media *m = c->m;
@@ -459,8 +476,11 @@ static bool handle_worker(struct conn *c, Kdipc__WorkerToMedia *msg, int fd)
 		return true;
 	}
 	if (msg->msg_case == KDIPC__WORKER_TO_MEDIA__MSG_SUBSCRIBE) {
-		if (fd < 0 || !msg->subscribe)
+		if (fd < 0 || !msg->subscribe || !usable_eventfd(fd)) {
+			if (fd >= 0)
+				close(fd);
 			return false;
+		}
 		handle_subscribe(c, msg->subscribe, fd);
 		return true;
 	}
@@ -591,11 +611,38 @@ static void on_conn(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static int adopt(struct kd_media *m, int fd, enum conn_kind kind,
+		 const struct ucred *cred)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->m = m;
+	c->kind = kind;
+	c->fd = fd;
+	c->pid = cred->pid;
+	for (size_t i = 0; i < KD_MEDIA_CODECS; i++)
+		c->subs[i].efd = -1;
+	c->ev = event_new(m->base, fd, EV_READ | EV_PERSIST, on_conn, c);
+	if (!c->ev || event_add(c->ev, NULL) < 0) {
+		if (c->ev)
+			event_free(c->ev);
+		close(fd);
+		free(c);
+		return -ENOMEM;
+	}
+	c->next = m->conns;
+	m->conns = c;
+	return 0;
+}
+
 static void accept_conn(struct kd_media *m, int lfd, enum conn_kind kind)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	struct ucred cred = { 0 };
-	struct conn *c;
 
 	if (fd < 0)
 		return;
@@ -605,27 +652,15 @@ static void accept_conn(struct kd_media *m, int lfd, enum conn_kind kind)
 		close(fd);
 		return;
 	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(fd);
-		return;
-	}
-	c->m = m;
-	c->kind = kind;
-	c->fd = fd;
-	c->pid = cred.pid;
-	for (size_t i = 0; i < KD_MEDIA_CODECS; i++)
-		c->subs[i].efd = -1;
-	c->ev = event_new(m->base, fd, EV_READ | EV_PERSIST, on_conn, c);
-	if (!c->ev || event_add(c->ev, NULL) < 0) {
-		if (c->ev)
-			event_free(c->ev);
-		close(fd);
-		free(c);
-		return;
-	}
-	c->next = m->conns;
-	m->conns = c;
+	adopt(m, fd, kind, &cred);
+}
+
+int kd_media_adopt(struct kd_media *m, int fd, bool ctl)
+{
+	struct ucred cred = { .pid = getpid() };
+
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	return adopt(m, fd, ctl ? CONN_CTL : CONN_WORKER, &cred);
 }
 
 static void on_accept(evutil_socket_t fd, short what, void *arg)

@@ -44,6 +44,9 @@ int kd_media_create(struct event_base *base, const struct kd_media_config *cfg,
 /* Binds (or takes from systemd: "mediad", "mediad-ctl") both sockets. */
 int kd_media_listen(struct kd_media *m);
 void kd_media_destroy(struct kd_media *m);
+/* Treats a connected SOCK_SEQPACKET fd (taken over) as an accepted worker
+ * (ctl false) or status (ctl true) connection: for tests and fuzzing. */
+int kd_media_adopt(struct kd_media *m, int fd, bool ctl);
 
 /* One line, also sd_notify STATUS: "testpattern 1920x1080@30, h264:2". */
 void kd_media_status_line(struct kd_media *m, char *buf, size_t len);

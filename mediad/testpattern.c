@@ -97,12 +97,15 @@ void kd_testpattern_render(AVFrame *f, uint64_t n)
 		}
 		return;
 	}
+	/* Chroma is static: U varies by row, V by column (rows identical). */
+	for (int x = 0; x < w / 2; x++)
+		f->data[2][x] = (uint8_t)(64 + (x * 128) / (w / 2 + 1));
 	for (int y = 0; y < h / 2; y++) {
 		memset(f->data[1] + (size_t)y * f->linesize[1],
 		       64 + (y * 128) / (h / 2 + 1), (size_t)w / 2);
-		for (int x = 0; x < w / 2; x++)
-			f->data[2][(size_t)y * f->linesize[2] + x] =
-				(uint8_t)(64 + (x * 128) / (w / 2 + 1));
+		if (y)
+			memcpy(f->data[2] + (size_t)y * f->linesize[2],
+			       f->data[2], (size_t)w / 2);
 	}
 }
 

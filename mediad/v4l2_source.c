@@ -20,6 +20,7 @@
 #include "backoff.h"
 #include "frame_ring.h"
 #include "log.h"
+#include "mjpeg_decoder.h"
 #include "v4l2_format.h"
 
 #define N_BUFFERS 4
@@ -53,6 +54,7 @@ struct v4l2_source {
 	struct kd_backoff backoff;
 	int lost_errno;          /* != 0 while the device is gone (logged) */
 	struct kd_v4l2_converter conv;
+	struct kd_mjpeg_decoder *mjpeg;  /* MJPEG is decoded off the loop */
 };
 
 static int xioctl(int fd, unsigned long req, void *arg)
@@ -294,6 +296,28 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 		try_open(s);
 }
 
+static bool is_jpeg(uint32_t fourcc)
+{
+	return fourcc == V4L2_PIX_FMT_MJPEG || fourcc == V4L2_PIX_FMT_JPEG;
+}
+
+static void deliver(struct v4l2_source *s, const AVFrame *f, uint64_t ns)
+{
+	s->last_frame_ns = ns;
+	if (f->width != (int)s->head.mode.width ||
+	    f->height != (int)s->head.mode.height || !s->head.mode.signal)
+		set_mode(s, (uint32_t)f->width, (uint32_t)f->height, true);
+	s->head.cb.frame(s->head.cb.ctx, f, ns);
+}
+
+static void on_mjpeg(void *ctx, const AVFrame *f, uint64_t capture_ns)
+{
+	struct v4l2_source *s = ctx;
+
+	if (s->active && s->fd >= 0)
+		deliver(s, f, capture_ns);
+}
+
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
 	struct v4l2_source *s = arg;
@@ -310,22 +334,20 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 			lost(s, r);
 			return;
 		}
-		if (b.index < s->n_bufs && !(b.flags & V4L2_BUF_FLAG_ERROR) &&
-		    b.bytesused && b.bytesused <= s->bufs[b.index].len &&
-		    kd_v4l2_convert(&s->conv, s->fmt.fourcc, s->fmt.width,
-				    s->fmt.height, s->bytesperline,
-				    s->bufs[b.index].ptr, b.bytesused,
-				    &f) == 0) {
-			uint64_t now = kd_frame_ring_now_ns();
+		bool usable = b.index < s->n_bufs &&
+			      !(b.flags & V4L2_BUF_FLAG_ERROR) && b.bytesused &&
+			      b.bytesused <= s->bufs[b.index].len;
 
-			s->last_frame_ns = now;
-			if (f->width != (int)s->head.mode.width ||
-			    f->height != (int)s->head.mode.height ||
-			    !s->head.mode.signal)
-				set_mode(s, (uint32_t)f->width,
-					 (uint32_t)f->height, true);
-			s->head.cb.frame(s->head.cb.ctx, f, now);
-		}
+		if (usable && is_jpeg(s->fmt.fourcc))
+			kd_mjpeg_decoder_submit(s->mjpeg, s->bufs[b.index].ptr,
+						b.bytesused,
+						kd_frame_ring_now_ns());
+		else if (usable &&
+			 kd_v4l2_convert(&s->conv, s->fmt.fourcc, s->fmt.width,
+					 s->fmt.height, s->bytesperline,
+					 s->bufs[b.index].ptr, b.bytesused,
+					 &f) == 0)
+			deliver(s, f, kd_frame_ring_now_ns());
 		if ((r = xioctl(s->fd, VIDIOC_QBUF, &b)) < 0) {
 			lost(s, r);
 			return;
@@ -394,6 +416,7 @@ static void v4l2_destroy(struct kd_source *src)
 		event_free(s->retry);
 	if (s->check)
 		event_free(s->check);
+	kd_mjpeg_decoder_destroy(s->mjpeg);
 	kd_v4l2_converter_free(&s->conv);
 	free(s);
 }
@@ -427,7 +450,8 @@ int kd_v4l2_source_create(struct event_base *base, const char *path,
 	kd_backoff_init(&s->backoff, 500, 10000);
 	s->retry = evtimer_new(base, on_retry, s);
 	s->check = event_new(base, -1, EV_PERSIST, on_check, s);
-	if (!s->retry || !s->check) {
+	if (!s->retry || !s->check ||
+	    kd_mjpeg_decoder_create(base, on_mjpeg, s, &s->mjpeg) < 0) {
 		v4l2_destroy(&s->head);
 		return -ENOMEM;
 	}

@@ -25,6 +25,7 @@
 
 #define CONNECT_TIMEOUT_MS 18000 /* the real peer's CONNECT_TIMEOUT */
 #define PUNCH_SYN_MS 30          /* spec §5.3 step 2 */
+#define FLOWS_MAX 32             /* per server; more means a flood */
 
 enum phase {
 	PH_REPORT_CONNECT,
@@ -589,8 +590,14 @@ unsigned kd_flows_active(const struct kd_flows *f)
 
 int kd_flows_start(struct kd_flows *f, const struct kd_flow_params *p)
 {
-	struct flow *fl = calloc(1, sizeof(*fl));
+	struct flow *fl;
 	socklen_t clen;
+	if (f->active >= FLOWS_MAX) {
+		kd_warn("%u connection requests already in progress; ignoring "
+			"another one from hbbs", f->active);
+		return -EBUSY;
+	}
+	fl = calloc(1, sizeof(*fl));
 	if (!fl)
 		return -ENOMEM;
 	fl->owner = f;

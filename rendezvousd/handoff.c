@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "backoff.h"
@@ -133,9 +135,29 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 	try_connect(arg);
 }
 
+/* kd_unix_connect would block while sessiond's backlog is full; here a
+ * full backlog is just another reason to retry. */
+static int connect_nonblocking(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 static void try_connect(struct kd_handoff *h)
 {
-	int sock = kd_unix_connect(h->path);
+	int sock = connect_nonblocking(h->path);
 	if (sock < 0) {
 		if (!h->rt.logged_down)
 			kd_notice("sessiond is not reachable at %s (%s); "

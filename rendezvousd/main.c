@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include <event2/event.h>
-#include <systemd/sd-daemon.h>
 
 #include "config.h"
 #include "log.h"
@@ -20,7 +19,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		     &(struct kd_log_fields){
 			     .message_id = KD_MSGID_DAEMON_STOPPING},
 		     "rendezvousd stopping (signal %d)", (int)sig);
-	sd_notify(0, "STOPPING=1");
 	event_base_loopexit(base, NULL);
 }
 

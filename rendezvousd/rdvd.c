@@ -3,16 +3,16 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <systemd/sd-daemon.h>
-
-#include "ctl.h"
+#include "ctl_server.h"
 #include "handoff.h"
 #include "listen_fds.h"
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 
 #define SERIAL_MIN 3 /* the real peer's SERIAL (spec §4.4) */
@@ -23,9 +23,9 @@ struct kd_rdvd {
 	struct {
 		struct kd_rdv_server *servers[KD_RDVD_SERVERS_MAX];
 		unsigned n_servers;
-		struct kd_ctl *ctl;
+		struct kd_ctl_server *ctl;
+		struct kd_notify *notify;
 		struct event *status_ev;   /* deferred status refresh */
-		struct event *watchdog_ev;
 		struct event *reconfig_ev; /* deferred ConfigUpdate */
 		char pending[KD_RDVD_SERVERS_MAX][KD_RDV_HOST_MAX];
 		unsigned n_pending;
@@ -109,40 +109,55 @@ int kd_rdvd_config_read(const struct kd_config *cfg,
 
 /* ---- status ------------------------------------------------------------ */
 
+static void add_detail(struct kd_ctl_status *st, const char *key,
+		       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void add_detail(struct kd_ctl_status *st, const char *key,
+		       const char *fmt, ...)
+{
+	char value[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(value, sizeof(value), fmt, ap);
+	va_end(ap);
+	kd_ctl_status_add_detail(st, key, value);
+}
+
+/* kvmdeskctl status shows these (server.N.* per server). */
 static void fill_status(void *arg, struct kd_ctl_status *st)
 {
 	struct kd_rdvd *d = arg;
-	snprintf(st->state, sizeof(st->state), "%s", d->rt.status);
-	kd_ctl_status_add(st, "id", "%s", d->ctx.ident.id);
-	kd_ctl_status_add(st, "servers", "%u", d->rt.n_servers);
-	kd_ctl_status_add(st, "sessiond",
-			  d->ctx.handoff && kd_handoff_connected(d->ctx.handoff)
-				  ? "connected"
-				  : "not connected");
-	kd_ctl_status_add(st, "handed_off", "%u",
-			  d->ctx.handoff ? kd_handoff_count(d->ctx.handoff)
-					 : 0);
+	kd_ctl_status_set_state(st, d->rt.status);
+	add_detail(st, "id", "%s", d->ctx.ident.id);
+	add_detail(st, "servers", "%u", d->rt.n_servers);
+	add_detail(st, "sessiond",
+		   d->ctx.handoff && kd_handoff_connected(d->ctx.handoff)
+			   ? "connected"
+			   : "not connected");
+	add_detail(st, "handed_off", "%u",
+		   d->ctx.handoff ? kd_handoff_count(d->ctx.handoff) : 0);
 	for (unsigned i = 0; i < d->rt.n_servers; i++) {
 		struct kd_rdv_server_status s;
 		char k[64];
 		kd_rdv_server_status(d->rt.servers[i], &s);
 		snprintf(k, sizeof(k), "server.%u.name", i);
-		kd_ctl_status_add(st, k, "%s", s.name);
+		add_detail(st, k, "%s", s.name);
 		snprintf(k, sizeof(k), "server.%u.address", i);
-		kd_ctl_status_add(st, k, "%s", s.addr);
+		add_detail(st, k, "%s", s.addr);
 		snprintf(k, sizeof(k), "server.%u.registered", i);
-		kd_ctl_status_add(st, k, "%s", s.registered ? "yes" : "no");
+		add_detail(st, k, "%s", s.registered ? "yes" : "no");
 		snprintf(k, sizeof(k), "server.%u.state", i);
-		kd_ctl_status_add(st, k, "%s", s.state);
+		add_detail(st, k, "%s", s.state);
 		snprintf(k, sizeof(k), "server.%u.last_contact", i);
-		kd_ctl_status_add(st, k, "%lld", (long long)s.last_contact);
+		add_detail(st, k, "%lld", (long long)s.last_contact);
 		snprintf(k, sizeof(k), "server.%u.nat_type", i);
-		kd_ctl_status_add(st, k, "%s", s.nat_type);
+		add_detail(st, k, "%s", s.nat_type);
 		snprintf(k, sizeof(k), "server.%u.answers", i);
-		kd_ctl_status_add(st, k, "%llu",
-				  (unsigned long long)s.registrations);
+		add_detail(st, k, "%llu", (unsigned long long)s.registrations);
 	}
 }
+
+static const struct kd_ctl_ops ctl_ops = {.status = fill_status};
 
 static void update_status(evutil_socket_t fd, short what, void *arg)
 {
@@ -177,7 +192,7 @@ static void update_status(evutil_socket_t fd, short what, void *arg)
 	}
 	if (strcmp(line, d->rt.status) != 0) {
 		snprintf(d->rt.status, sizeof(d->rt.status), "%s", line);
-		sd_notifyf(0, "STATUS=%s", line);
+		kd_notify_status("%s", line);
 	}
 }
 
@@ -185,11 +200,6 @@ static void on_changed(void *arg)
 {
 	struct kd_rdvd *d = arg;
 	event_active(d->rt.status_ev, EV_TIMEOUT, 0);
-}
-
-static void on_watchdog(evutil_socket_t fd, short what, void *arg)
-{
-	sd_notify(0, "WATCHDOG=1");
 }
 
 /* ---- servers ----------------------------------------------------------- */
@@ -279,9 +289,8 @@ int kd_rdvd_new(struct event_base *base, const struct kd_rdvd_config *cfg,
 	snprintf(d->ctx.licence_key, sizeof(d->ctx.licence_key), "%s",
 		 cfg->relay_key[0] ? cfg->relay_key : cfg->key);
 	d->rt.status_ev = event_new(base, -1, 0, update_status, d);
-	d->rt.watchdog_ev = event_new(base, -1, EV_PERSIST, on_watchdog, d);
 	d->rt.reconfig_ev = event_new(base, -1, 0, on_reconfig, d);
-	if (!d->rt.status_ev || !d->rt.watchdog_ev || !d->rt.reconfig_ev) {
+	if (!d->rt.status_ev || !d->rt.reconfig_ev) {
 		kd_rdvd_destroy(d);
 		return -ENOMEM;
 	}
@@ -291,8 +300,6 @@ int kd_rdvd_new(struct event_base *base, const struct kd_rdvd_config *cfg,
 
 int kd_rdvd_start(struct kd_rdvd *d)
 {
-	char path[512];
-	uint64_t wd_usec;
 	int rc;
 
 	if (d->cfg.n_servers) {
@@ -317,14 +324,12 @@ int kd_rdvd_start(struct kd_rdvd *d)
 	}
 
 	kd_listen_fds_collect();
-	int fd = kd_listen_fd_take("rendezvousd-ctl", AF_UNIX);
+	rc = kd_ctl_server_start(d->ctx.base, d->cfg.general.runtime_dir,
+				 "rendezvousd", &ctl_ops, d, &d->rt.ctl);
 	kd_listen_fds_done();
-	snprintf(path, sizeof(path), "%s/rendezvousd-ctl.sock",
-		 d->cfg.general.runtime_dir);
-	rc = kd_ctl_new(d->ctx.base, fd, path, fill_status, d, &d->rt.ctl);
 	if (rc < 0) {
-		kd_err("cannot open the control socket %s: %s", path,
-		       strerror(-rc));
+		kd_err("cannot open the control socket in %s: %s",
+		       d->cfg.general.runtime_dir, strerror(-rc));
 		return rc;
 	}
 
@@ -332,17 +337,11 @@ int kd_rdvd_start(struct kd_rdvd *d)
 	if (rc < 0)
 		return rc;
 	update_status(-1, 0, d);
-	if (sd_watchdog_enabled(0, &wd_usec) > 0) {
-		uint64_t half = wd_usec / 2;
-		struct timeval tv = {(time_t)(half / 1000000),
-				     (suseconds_t)(half % 1000000)};
-		event_add(d->rt.watchdog_ev, &tv);
-	}
 	kd_log_event(LOG_INFO,
 		     &(struct kd_log_fields){
 			     .message_id = KD_MSGID_DAEMON_STARTED},
 		     "rendezvousd started: %s", d->rt.status);
-	sd_notifyf(0, "READY=1\nSTATUS=%s", d->rt.status);
+	kd_notify_ready(d->ctx.base, d->rt.status, &d->rt.notify);
 	return 0;
 }
 
@@ -351,14 +350,13 @@ void kd_rdvd_destroy(struct kd_rdvd *d)
 	if (!d)
 		return;
 	stop_servers(d);
-	kd_ctl_destroy(d->rt.ctl);
+	kd_notify_stopping(d->rt.notify);
+	kd_ctl_server_destroy(d->rt.ctl);
 	kd_handoff_destroy(d->ctx.handoff);
 	if (d->ctx.dns)
 		evdns_base_free(d->ctx.dns, 0);
 	if (d->rt.status_ev)
 		event_free(d->rt.status_ev);
-	if (d->rt.watchdog_ev)
-		event_free(d->rt.watchdog_ev);
 	if (d->rt.reconfig_ev)
 		event_free(d->rt.reconfig_ev);
 	free(d);

@@ -18,9 +18,12 @@
 #include "rdv_sock.h"
 #include "rdv_wire.h"
 
-#define MIN_REG_TIMEOUT_MS 3000   /* the real peer's MIN_REG_TIMEOUT */
-#define MAX_REG_TIMEOUT_MS 30000  /* MAX_REG_TIMEOUT */
-#define DNS_INTERVAL_MS 60000     /* re-create the socket at most this often */
+/* The real peer's schedule for REG_INTERVAL = 15 s: MIN_REG_TIMEOUT 3 s,
+ * MAX_REG_TIMEOUT 30 s, DNS_INTERVAL 60 s. [rendezvous] register_interval
+ * scales all of it, so a short interval (tests) keeps the same shape. */
+#define MIN_REG_TIMEOUT_MS(s) ((s)->ctx->reg_interval_ms / 5)
+#define MAX_REG_TIMEOUT_MS(s) ((s)->ctx->reg_interval_ms * 2)
+#define DNS_INTERVAL_MS(s) ((int64_t)(s)->ctx->reg_interval_ms * 4)
 #define FAILS_LOST 2              /* hbbs drops us after 30 s = 2 intervals */
 #define FAILS_RECREATE 4
 #define DUP_WINDOW_MS 100         /* spec §5.2 step 1 */
@@ -73,6 +76,8 @@ struct kd_rdv_server {
 		time_t last_contact;
 		uint32_t reg_timeout_ms;
 		int fails;
+		int64_t bad_warned_ms;   /* last warning about a bad datagram */
+		bool recreated_once;     /* in this outage */
 		uint64_t answers;
 		struct kd_backoff refused_backoff;
 		int nat_type;
@@ -151,7 +156,8 @@ static void mark_response(struct kd_rdv_server *s)
 {
 	s->rt.last_sent_ms = 0;
 	s->rt.fails = 0;
-	s->rt.reg_timeout_ms = MIN_REG_TIMEOUT_MS;
+	s->rt.recreated_once = false;
+	s->rt.reg_timeout_ms = MIN_REG_TIMEOUT_MS(s);
 	s->rt.last_resp_ms = kd_rdv_now_ms();
 	s->rt.last_contact = time(NULL);
 	s->rt.answers++;
@@ -356,7 +362,13 @@ static void on_udp(evutil_socket_t fd, short what, void *arg)
 		const char *why = "longer than any hbbs message";
 		if ((size_t)len > KD_RDV_MSG_MAX ||
 		    kd_hbbs_msg_parse(buf, (size_t)len, n, &why) < 0) {
-			kd_log_event(LOG_WARNING,
+			/* A warning a minute at most; the rest at debug. */
+			int64_t now = kd_rdv_now_ms();
+			bool warn = !s->rt.bad_warned_ms ||
+				    now - s->rt.bad_warned_ms >= 60000;
+			if (warn)
+				s->rt.bad_warned_ms = now;
+			kd_log_event(warn ? LOG_WARNING : LOG_DEBUG,
 				     &(struct kd_log_fields){
 					     .message_id =
 						     KD_MSGID_PROTOCOL_ERROR},
@@ -398,8 +410,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	if (timeout) {
 		s->rt.fails++;
 		s->rt.last_sent_ms = 0;
-		if (s->rt.reg_timeout_ms < MAX_REG_TIMEOUT_MS)
-			s->rt.reg_timeout_ms += MIN_REG_TIMEOUT_MS;
+		if (s->rt.reg_timeout_ms < MAX_REG_TIMEOUT_MS(s))
+			s->rt.reg_timeout_ms += MIN_REG_TIMEOUT_MS(s);
 		if (s->rt.fails >= FAILS_LOST &&
 		    s->rt.state != ST_REFUSED) {
 			char why[96];
@@ -408,12 +420,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			lose_registration(s, ST_UNREACHABLE, why);
 		}
 		if (s->rt.fails >= FAILS_RECREATE &&
-		    now - s->rt.recreated_ms >= DNS_INTERVAL_MS) {
-			kd_info("hbbs %s: no answer %d times, re-resolving "
-				"and opening a new socket", s->name,
-				s->rt.fails);
+		    now - s->rt.recreated_ms >= DNS_INTERVAL_MS(s)) {
+			/* Said once per outage; then once a minute at debug. */
+			kd_log(s->rt.recreated_once ? LOG_DEBUG : LOG_INFO,
+			       "hbbs %s: no answer %d times, re-resolving and "
+			       "opening a new socket", s->name, s->rt.fails);
+			s->rt.recreated_once = true;
+			/* fails keeps counting, as in the real peer: the next
+			 * re-creation comes one DNS interval later. */
 			s->rt.recreated_ms = now;
-			s->rt.fails = 0;
 			close_socket(s);
 			resolve(s);
 			return;
@@ -561,7 +576,7 @@ int kd_rdv_server_new(struct kd_rdv_ctx *ctx, const char *spec,
 	s->ctx = ctx;
 	s->rt.fd = -1;
 	s->rt.refusal = -1;
-	s->rt.reg_timeout_ms = MIN_REG_TIMEOUT_MS;
+	s->rt.reg_timeout_ms = MIN_REG_TIMEOUT_MS(s);
 	s->rt.state = ST_RESOLVING;
 	snprintf(s->name, sizeof(s->name), "%s", spec);
 	rc = kd_host_port_split(spec, s->host, sizeof(s->host), &s->port,

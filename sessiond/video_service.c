@@ -20,6 +20,10 @@
  * buffer (the worker's low watermark: on_output_drained fires below it). */
 #define QUEUE_LIMIT (256u * 1024)
 #define BALANCED_PERMILLE 670
+/* Every viewer of a codec shares its encoder, so a keyframe one of them
+ * asks for costs all of them bandwidth: a client that keeps falling behind
+ * may ask at most this often (a refresh from the client is not limited). */
+#define KEY_REQUEST_GAP_NS 1000000000ull
 
 struct video {
 	struct kd_worker *w;
@@ -38,6 +42,7 @@ struct video {
 	uint64_t next;           /* next frame number to look at */
 	bool need_key;           /* skip until a keyframe */
 	bool key_requested;
+	uint64_t key_requested_ns;
 	uint32_t sent_w, sent_h; /* what the client believes the size is */
 	uint8_t *buf;
 	size_t buf_cap;
@@ -149,12 +154,21 @@ static const char *codec_name(uint32_t codec)
 	}
 }
 
-static void request_key(struct video *v)
+/* forced: the client asked (refresh); else flow control, rate-limited. */
+static void request_key(struct video *v, bool forced)
 {
+	uint64_t now = kd_frame_ring_now_ns();
+
 	v->need_key = true;
-	if (!v->key_requested &&
-	    kd_media_client_request_keyframe(v->mc) == 0)
+	if (v->key_requested && !forced)
+		return;
+	if (!forced && v->key_requested_ns &&
+	    now - v->key_requested_ns < KEY_REQUEST_GAP_NS)
+		return; /* pump() asks again once the gap has passed */
+	if (kd_media_client_request_keyframe(v->mc) == 0) {
 		v->key_requested = true;
+		v->key_requested_ns = now;
+	}
 }
 
 static int send_switch_display(struct video *v, uint32_t w, uint32_t h)
@@ -216,12 +230,14 @@ static void pump(struct video *v)
 			 * dropped, and it resumes at a keyframe. */
 			v->frames_dropped += latest - v->next + 1;
 			v->next = latest + 1;
-			request_key(v);
+			request_key(v, false);
 			return;
 		}
 		if (v->need_key) {
 			uint64_t key = kd_frame_ring_latest_key(r);
 
+			if (!v->key_requested)
+				request_key(v, false); /* a deferred one */
 			if (key >= v->next)
 				v->next = key; /* jump to the newest keyframe */
 		}
@@ -231,7 +247,7 @@ static void pump(struct video *v)
 		if (ret == KD_FRAME_RING_LAPPED || ret < 0) {
 			v->frames_dropped++;
 			v->next = latest;
-			request_key(v);
+			request_key(v, false);
 			continue;
 		}
 		v->next = fv.seq + 1;
@@ -252,7 +268,7 @@ static void pump(struct video *v)
 		memcpy(v->buf, fv.data, fv.size);
 		if (kd_frame_ring_verify(r, &fv) != 0) {
 			v->frames_dropped++;
-			request_key(v);
+			request_key(v, false);
 			continue;
 		}
 		if (fv.flags & KD_FRAME_FLAG_KEY) {
@@ -266,7 +282,7 @@ static void pump(struct video *v)
 			v->need_key = false;
 			v->key_requested = false;
 		} else if (fv.width != v->sent_w || fv.height != v->sent_h) {
-			request_key(v); /* never a P-frame of another size */
+			request_key(v, false); /* never a P-frame of another size */
 			continue;
 		}
 		if (send_frame(v, &fv) < 0)
@@ -306,11 +322,40 @@ static void start_stream(struct video *v)
 
 /* ---- mediad link callbacks ---- */
 
+/* mediad came (back) with other encoders than PeerInfo announced: tell the
+ * client (spec session §2.1, item 5). */
+static void update_encoding(struct video *v)
+{
+	Hbb__Message m = HBB__MESSAGE__INIT;
+	Hbb__Misc misc = HBB__MISC__INIT;
+	Hbb__SupportedEncoding now = HBB__SUPPORTED_ENCODING__INIT;
+
+	now.h264 = kd_media_client_offers(v->mc, KDIPC__CODEC__CODEC_H264);
+	now.h265 = kd_media_client_offers(v->mc, KDIPC__CODEC__CODEC_H265);
+	now.vp8 = kd_media_client_offers(v->mc, KDIPC__CODEC__CODEC_VP8);
+	now.av1 = kd_media_client_offers(v->mc, KDIPC__CODEC__CODEC_AV1);
+	if (now.h264 == v->encoding.h264 && now.h265 == v->encoding.h265 &&
+	    now.vp8 == v->encoding.vp8 && now.av1 == v->encoding.av1)
+		return;
+	v->encoding.h264 = now.h264;
+	v->encoding.h265 = now.h265;
+	v->encoding.vp8 = now.vp8;
+	v->encoding.av1 = now.av1;
+	misc.union_case = HBB__MISC__UNION_SUPPORTED_ENCODING;
+	misc.supported_encoding = &now;
+	m.union_case = HBB__MESSAGE__UNION_MISC;
+	m.misc = &misc;
+	kd_worker_send(v->w, &m);
+}
+
 static void on_status(void *ctx, const struct kd_media_status *st)
 {
 	struct video *v = ctx;
 
-	if (v->logged_in && !v->codec)
+	if (!v->logged_in)
+		return;
+	update_encoding(v);
+	if (!v->codec)
 		start_stream(v);
 }
 
@@ -471,11 +516,11 @@ static bool video_on_message(void *state, const Hbb__Message *msg)
 	switch (misc->union_case) {
 	case HBB__MISC__UNION_REFRESH_VIDEO:
 		if (misc->refresh_video)
-			request_key(v);
+			request_key(v, true);
 		return true;
 	case HBB__MISC__UNION_REFRESH_VIDEO_DISPLAY:
 		if (misc->refresh_video_display == 0)
-			request_key(v);
+			request_key(v, true);
 		return true;
 	case HBB__MISC__UNION_OPTION:
 		if (misc->option && apply_options(v, misc->option))
@@ -485,7 +530,7 @@ static bool video_on_message(void *state, const Hbb__Message *msg)
 		/* Display 0 is the only one: re-announce it with a keyframe. */
 		if (misc->switch_display && misc->switch_display->display == 0) {
 			v->sent_w = v->sent_h = 0;
-			request_key(v);
+			request_key(v, true);
 		}
 		return true;
 	case HBB__MISC__UNION_VIDEO_RECEIVED:

@@ -43,11 +43,34 @@ START_TEST(write_read_replace)
 }
 END_TEST
 
+/* root writing into a daemon's directory (kvmdeskctl password set): the
+ * file belongs to the directory's owner so the daemon can read it. */
+START_TEST(root_writes_as_the_directory_owner)
+{
+	if (geteuid() != 0)
+		return; /* only root changes owners */
+	char dir[] = "/tmp/kd-af-owner-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chown(dir, 65534, 65534), 0);
+	char path[64];
+	snprintf(path, sizeof(path), "%s/password", dir);
+	ck_assert_int_eq(kd_atomic_write(path, "x", 1, 0600), 0);
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_uid, 65534);
+	ck_assert_uint_eq(st.st_gid, 65534);
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("atomic_file");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, write_read_replace);
+	tcase_add_test(tc, root_writes_as_the_directory_owner);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -442,6 +442,60 @@ START_TEST(socket_path_too_long)
 }
 END_TEST
 
+/* At most KD_CTL_MAX_CLIENTS at once; the next is closed at once and the
+ * daemon goes on serving the others. */
+START_TEST(client_limit)
+{
+	start_server("test", NULL);
+	int fds[KD_CTL_MAX_CLIENTS];
+	for (int i = 0; i < KD_CTL_MAX_CLIENTS; i++)
+		fds[i] = hello_done_connection();
+	int extra = kd_unix_connect(path);
+	ck_assert_int_ge(extra, 0);
+	assert_closed_by_server(extra);
+	close(fds[0]);
+	/* The slot is free again once the server saw the close. */
+	send_status_request(fds[1]);
+	Kdipc__CtlReply *r = next_reply(fds[1]);
+	ck_assert_ptr_nonnull(r);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	fds[0] = hello_done_connection();
+	for (int i = 0; i < KD_CTL_MAX_CLIENTS; i++)
+		close(fds[i]);
+	ck_assert_int_eq(stop_server(), 0);
+}
+END_TEST
+
+/* A daemon that hangs (never accepts, never answers) costs kvmdeskctl its
+ * timeout, not forever: once with the connection queued, once with the
+ * backlog full so that connect() itself cannot complete. */
+START_TEST(hung_daemon_times_out)
+{
+	int l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	Kdipc__CtlReply *reply = NULL;
+	ck_assert_int_eq(kd_ctl_call_status(path, 100, &reply), -ETIMEDOUT);
+
+	int queued[64], n = 0;
+	while (n < 64) {
+		int c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0);
+		if (connect(c, (struct sockaddr *)&a, sizeof(a)) < 0) {
+			close(c);
+			break;
+		}
+		queued[n++] = c;
+	}
+	ck_assert_int_lt(n, 64); /* the backlog is full now */
+	ck_assert_int_eq(kd_ctl_call_status(path, 100, &reply), -ETIMEDOUT);
+	while (n > 0)
+		close(queued[--n]);
+	close(l);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
 	struct event_base *base = event_base_new();
@@ -476,6 +530,8 @@ int main(void)
 	tcase_add_test(tc, takes_the_systemd_socket);
 	tcase_add_test(tc, no_daemon_is_enoent);
 	tcase_add_test(tc, socket_path_too_long);
+	tcase_add_test(tc, client_limit);
+	tcase_add_test(tc, hung_daemon_times_out);
 	tcase_add_test(tc, bad_arguments);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -203,6 +203,16 @@ START_TEST(test_reader_rejects_bad_rings)
 	close(fd);
 	/* The seals are final: nobody can add or remove any. */
 	r = make_reader(w);
+	/* A reader can neither write nor map writable what it was given. */
+	{
+		int rfd = kd_frame_ring_writer_fd(w);
+		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       rfd, 0);
+
+		ck_assert(p == MAP_FAILED);
+		ck_assert_int_lt(pwrite(rfd, "x", 1, 0), 0);
+		ck_assert_int_eq(fcntl(rfd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	}
 	ck_assert_int_eq(fcntl(kd_frame_ring_writer_fd(w), F_ADD_SEALS,
 			       F_SEAL_WRITE), -1);
 	kd_frame_ring_reader_destroy(r);

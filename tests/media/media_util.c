@@ -1,6 +1,7 @@
 #include "media_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,28 @@ uint64_t kd_test_now_ms(void)
 int kd_test_mediad_setup(struct kd_test_mediad *t, uint32_t width,
 			 uint32_t height, uint32_t fps)
 {
+	return kd_test_mediad_setup_source(t, "testpattern", width, height, fps);
+}
+
+int kd_test_mediad_log_count(const struct kd_test_mediad *t,
+			     const char *needle)
+{
+	FILE *f = fopen(t->log, "r");
+	char line[1024];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle))
+			n++;
+	fclose(f);
+	return n;
+}
+
+int kd_test_mediad_setup_source(struct kd_test_mediad *t, const char *source,
+				uint32_t width, uint32_t height, uint32_t fps)
+{
 	FILE *f;
 
 	memset(t, 0, sizeof(*t));
@@ -36,13 +59,14 @@ int kd_test_mediad_setup(struct kd_test_mediad *t, uint32_t width,
 	snprintf(t->sock, sizeof(t->sock), "%s/mediad.sock", t->dir);
 	snprintf(t->ctl_sock, sizeof(t->ctl_sock), "%s/mediad-ctl.sock",
 		 t->dir);
+	snprintf(t->log, sizeof(t->log), "%s/mediad.log", t->dir);
 	f = fopen(t->conf, "w");
 	if (!f)
 		return -errno;
 	fprintf(f, "[general]\nruntime_dir = %s\nstate_dir = %s\n"
-		   "log_level = info\n\n[video]\nsource = testpattern\n"
+		   "log_level = info\n\n[video]\nsource = %s\n"
 		   "width = %u\nheight = %u\nfps = %u\n",
-		t->dir, t->dir, width, height, fps);
+		t->dir, t->dir, source, width, height, fps);
 	fclose(f);
 	return 0;
 }
@@ -58,6 +82,11 @@ int kd_test_mediad_start(struct kd_test_mediad *t)
 	if (t->pid < 0)
 		return -errno;
 	if (t->pid == 0) {
+		int fd = open(t->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+			      0600);
+
+		if (fd >= 0)
+			dup2(fd, 2);
 		execl(bin, "mediad", "-c", t->conf, (char *)NULL);
 		_exit(127);
 	}
@@ -87,7 +116,15 @@ void kd_test_mediad_cleanup(struct kd_test_mediad *t)
 	kd_test_mediad_kill(t, SIGTERM);
 	unlink(t->sock);
 	unlink(t->ctl_sock);
+	if (getenv("KD_TEST_VERBOSE")) {
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), "cat %s >&2", t->log);
+		if (system(cmd) < 0)
+			perror("cat");
+	}
 	unlink(t->conf);
+	unlink(t->log);
 	rmdir(t->dir);
 }
 
@@ -111,6 +148,7 @@ bool kd_test_run_until(struct event_base *base, const bool *flag,
 }
 
 struct kd_test_decoder {
+	int format;
 	AVCodecContext *ctx;
 	AVPacket *pkt;
 	AVFrame *frame;
@@ -176,12 +214,18 @@ int kd_test_decode(struct kd_test_decoder *d, const uint8_t *data,
 			return -1;
 		*w = d->frame->width;
 		*h = d->frame->height;
+		d->format = d->frame->format;
 		pictures++;
 		av_frame_unref(d->frame);
 	}
 	if (r != AVERROR(EAGAIN))
 		return -1;
 	return pictures;
+}
+
+int kd_test_decoder_format(const struct kd_test_decoder *d)
+{
+	return d->format;
 }
 
 void kd_test_decoder_free(struct kd_test_decoder *d)

@@ -14,12 +14,19 @@ struct kd_test_mediad {
 	char conf[192];
 	char sock[192];
 	char ctl_sock[192];
+	char log[192];      /* mediad's stderr */
 	pid_t pid;
 };
 
 /* Writes a config (testpattern width x height @ fps) in a fresh temp dir. */
 int kd_test_mediad_setup(struct kd_test_mediad *t, uint32_t width,
 			 uint32_t height, uint32_t fps);
+/* The same with another [video] source (e.g. a device path). */
+int kd_test_mediad_setup_source(struct kd_test_mediad *t, const char *source,
+				uint32_t width, uint32_t height, uint32_t fps);
+/* How many lines of mediad's log contain needle. */
+int kd_test_mediad_log_count(const struct kd_test_mediad *t,
+			     const char *needle);
 /* Starts build_dir/mediad/mediad -c conf and waits until its socket
  * accepts (up to 10 s). */
 int kd_test_mediad_start(struct kd_test_mediad *t);
@@ -38,4 +45,6 @@ struct kd_test_decoder *kd_test_decoder_new(uint32_t codec);
  * needs exactly 1), or -1 on a decode error. *w, *h: the picture size. */
 int kd_test_decode(struct kd_test_decoder *d, const uint8_t *data,
 		   size_t size, int *w, int *h);
+/* AVPixelFormat of the last decoded picture. */
+int kd_test_decoder_format(const struct kd_test_decoder *d);
 void kd_test_decoder_free(struct kd_test_decoder *d);

@@ -10,12 +10,16 @@
 #include <unistd.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavutil/pixdesc.h>
 #include <linux/videodev2.h>
 
 #include "encoder.h"
 #include "frame_ring.h"
 #include "media_client.h"
 #include "media_util.h"
+#include "mjpeg_decoder.h"
+#include <event2/event.h>
+#include "paramsets.h"
 #include "source.h"
 #include "v4l2_format.h"
 #include "video_service.h"
@@ -184,6 +188,51 @@ START_TEST(test_convert_mjpeg)
 }
 END_TEST
 
+struct mj_result {
+	bool got;
+	int w, h;
+	uint64_t ns;
+};
+
+static void on_mj(void *ctx, const AVFrame *f, uint64_t ns)
+{
+	struct mj_result *r = ctx;
+
+	r->got = true;
+	r->w = f->width;
+	r->h = f->height;
+	r->ns = ns;
+}
+
+/* MJPEG decoded on a thread, handed back to the loop; broken JPEGs are
+ * counted and produce nothing. */
+START_TEST(test_mjpeg_decoder_thread)
+{
+	struct event_base *base = event_base_new();
+	struct kd_mjpeg_decoder *d;
+	struct mj_result r = { 0 };
+	AVPacket *pkt = make_jpeg(320, 240);
+	uint8_t junk[2048];
+	bool never = false;
+
+	ck_assert_int_eq(kd_mjpeg_decoder_create(base, on_mj, &r, &d), 0);
+	kd_mjpeg_decoder_submit(d, pkt->data, (size_t)pkt->size, 1234);
+	ck_assert(kd_test_run_until(base, &r.got, 5000));
+	ck_assert_int_eq(r.w, 320);
+	ck_assert_int_eq(r.h, 240);
+	ck_assert_uint_eq(r.ns, 1234);
+	r.got = false;
+	memset(junk, 0x33, sizeof(junk));
+	kd_mjpeg_decoder_submit(d, junk, sizeof(junk), 5);
+	kd_test_run_until(base, &never, 200);
+	ck_assert(!r.got);
+	ck_assert_uint_eq(kd_mjpeg_decoder_errors(d), 1);
+	kd_mjpeg_decoder_destroy(d);
+	av_packet_free(&pkt);
+	event_base_free(base);
+}
+END_TEST
+
 START_TEST(test_bitrate_table)
 {
 	/* spec session §3.4 table: 1920x1080 Balanced = 1388 VPX, 2777 HW
@@ -201,10 +250,10 @@ END_TEST
 
 /* A YUYV frame goes into an encoder that only takes planar formats: the
  * encoder thread converts, publishes a keyframe of the right size. */
-START_TEST(test_encoder_converts_and_publishes)
+static void encode_and_check(uint32_t codec, int in_fmt)
 {
 	struct kd_encoder_choice choice;
-	struct kd_frame_ring_params rp = { .codec = KDIPC__CODEC__CODEC_VP8 };
+	struct kd_frame_ring_params rp = { .codec = codec };
 	struct kd_frame_ring_writer *ring;
 	struct kd_frame_ring_reader *rd;
 	struct kd_encoder *enc;
@@ -216,16 +265,19 @@ START_TEST(test_encoder_converts_and_publishes)
 	eventfd_t n;
 	int w = 0, h = 0;
 
-	ck_assert_int_eq(kd_encoder_probe(KDIPC__CODEC__CODEC_VP8, 320, 240,
+	ck_assert_int_eq(kd_encoder_probe(codec, 320, 240,
 					  30, &choice), 0);
 	cfg.choice = choice;
 	ck_assert_int_eq(kd_frame_ring_writer_create(&rp, &ring), 0);
 	ck_assert_int_eq(kd_encoder_start(&cfg, ring, efd, &enc), 0);
-	f->format = AV_PIX_FMT_YUYV422;
+	f->format = in_fmt;
 	f->width = 320;
 	f->height = 240;
 	ck_assert_int_eq(av_frame_get_buffer(f, 0), 0);
-	memset(f->data[0], 128, (size_t)f->linesize[0] * 240);
+	for (int p = 0; p < 4 && f->data[p]; p++)
+		memset(f->data[p], 128, (size_t)f->linesize[p] *
+		       (size_t)(p ? 240 >> av_pix_fmt_desc_get(in_fmt)->log2_chroma_h
+				  : 240));
 	kd_encoder_submit(enc, f, kd_frame_ring_now_ns());
 	ck_assert_int_eq(eventfd_read(efd, &n), 0); /* blocks until published */
 	ck_assert_int_eq(kd_frame_ring_reader_open(kd_frame_ring_writer_fd(ring),
@@ -235,14 +287,82 @@ START_TEST(test_encoder_converts_and_publishes)
 	ck_assert_uint_eq(fv.width, 320);
 	ck_assert_uint_eq(fv.height, 240);
 	ck_assert(fv.encode_ns >= fv.capture_ns);
-	dec = kd_test_decoder_new(KDIPC__CODEC__CODEC_VP8);
+	dec = kd_test_decoder_new(codec);
 	ck_assert_int_eq(kd_test_decode(dec, fv.data, fv.size, &w, &h), 1);
 	ck_assert_int_eq(w, 320);
+	/* clients get 4:2:0 whatever the capture format */
+	ck_assert(kd_test_decoder_format(dec) == AV_PIX_FMT_YUV420P ||
+		  kd_test_decoder_format(dec) == AV_PIX_FMT_YUVJ420P);
 	kd_test_decoder_free(dec);
 	kd_encoder_stop(enc);
 	kd_frame_ring_reader_destroy(rd);
 	kd_frame_ring_writer_destroy(ring);
 	av_frame_free(&f);
+	close(efd);
+}
+
+START_TEST(test_encoder_converts_and_publishes)
+{
+	encode_and_check(KDIPC__CODEC__CODEC_VP8, AV_PIX_FMT_YUYV422);
+	/* libx264 would take 4:2:2 as is; clients need 4:2:0 */
+	encode_and_check(KDIPC__CODEC__CODEC_H264, AV_PIX_FMT_YUVJ422P);
+	encode_and_check(KDIPC__CODEC__CODEC_H264, AV_PIX_FMT_NV12);
+}
+END_TEST
+
+/* The source changes size (an HDMI mode switch): the encoder reopens and
+ * the first frame at the new size is a keyframe; a keyframe request is
+ * honoured on the next frame. */
+START_TEST(test_encoder_resize_and_keyframe_request)
+{
+	struct kd_encoder_choice choice;
+	struct kd_frame_ring_params rp = { .codec = KDIPC__CODEC__CODEC_H264 };
+	struct kd_frame_ring_writer *ring;
+	struct kd_frame_ring_reader *rd;
+	struct kd_encoder *enc;
+	struct kd_encoder_config cfg = { .fps = 30 };
+	struct kd_frame_view fv;
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE);
+	static const struct { int w, h; bool want_key, ask_key; } steps[] = {
+		{ 320, 240, true, false }, { 320, 240, false, false },
+		{ 640, 360, true, false }, { 640, 360, false, false },
+		{ 640, 360, true, true }, { 640, 360, false, false },
+	};
+	uint64_t t = kd_frame_ring_now_ns();
+	eventfd_t n;
+
+	ck_assert_int_eq(kd_encoder_probe(KDIPC__CODEC__CODEC_H264, 320, 240,
+					  30, &choice), 0);
+	cfg.choice = choice;
+	ck_assert_int_eq(kd_frame_ring_writer_create(&rp, &ring), 0);
+	ck_assert_int_eq(kd_frame_ring_reader_open(kd_frame_ring_writer_fd(ring),
+						   &rd), 0);
+	ck_assert_int_eq(kd_encoder_start(&cfg, ring, efd, &enc), 0);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		AVFrame *f = av_frame_alloc();
+
+		f->format = AV_PIX_FMT_YUV420P;
+		f->width = steps[i].w;
+		f->height = steps[i].h;
+		ck_assert_int_eq(av_frame_get_buffer(f, 0), 0);
+		for (int p = 0; p < 3; p++)
+			memset(f->data[p], (int)(60 + i * 20),
+			       (size_t)f->linesize[p] * (size_t)(p ? f->height / 2
+								 : f->height));
+		if (steps[i].ask_key)
+			kd_encoder_request_keyframe(enc);
+		t += 40000000; /* 25 fps: never skipped by the fps ceiling */
+		kd_encoder_submit(enc, f, t);
+		ck_assert_int_eq(eventfd_read(efd, &n), 0);
+		ck_assert_int_eq(kd_frame_ring_peek(rd, i + 1, &fv), 0);
+		ck_assert_uint_eq(fv.width, (uint32_t)steps[i].w);
+		ck_assert_msg(!!(fv.flags & KD_FRAME_FLAG_KEY) == steps[i].want_key,
+			      "frame %zu key flag", i);
+		av_frame_free(&f);
+	}
+	kd_encoder_stop(enc);
+	kd_frame_ring_reader_destroy(rd);
+	kd_frame_ring_writer_destroy(ring);
 	close(efd);
 }
 END_TEST
@@ -320,6 +440,54 @@ START_TEST(test_quality_ratio)
 }
 END_TEST
 
+START_TEST(test_paramsets_h264)
+{
+	struct kd_paramsets ps;
+	/* SPS (3-byte start code), PPS, IDR slice */
+	static const uint8_t key_with[] = {
+		0, 0, 1, 0x67, 0x42, 0x00, 0x1f, 0, 0, 0, 1, 0x68, 0xce, 0x38,
+		0x80, 0, 0, 0, 1, 0x65, 0x88, 0x84, 0x00 };
+	static const uint8_t idr_only[] = { 0, 0, 0, 1, 0x65, 0x88, 0x80 };
+	static const uint8_t p_slice[] = { 0, 0, 0, 1, 0x41, 0x9a, 0x02 };
+	static const uint8_t want[] = { 0, 0, 0, 1, 0x67, 0x42, 0x00, 0x1f,
+					0, 0, 0, 1, 0x68, 0xce, 0x38, 0x80 };
+
+	kd_paramsets_init(&ps, false);
+	ck_assert(!kd_paramsets_scan(&ps, idr_only, sizeof(idr_only)));
+	ck_assert_uint_eq(kd_paramsets_prefix(&ps, idr_only, sizeof(idr_only)),
+			  0); /* nothing known yet */
+	ck_assert(kd_paramsets_scan(&ps, key_with, sizeof(key_with)));
+	ck_assert_uint_eq(kd_paramsets_prefix(&ps, key_with, sizeof(key_with)),
+			  0);
+	ck_assert_uint_eq(ps.len, sizeof(want));
+	ck_assert_int_eq(memcmp(ps.buf, want, sizeof(want)), 0);
+	ck_assert(!kd_paramsets_scan(&ps, p_slice, sizeof(p_slice)));
+	ck_assert_uint_eq(ps.len, sizeof(want)); /* kept */
+	ck_assert_uint_eq(kd_paramsets_prefix(&ps, idr_only, sizeof(idr_only)),
+			  sizeof(want));
+}
+END_TEST
+
+START_TEST(test_paramsets_hevc)
+{
+	struct kd_paramsets ps;
+	/* VPS (32), SPS (33), PPS (34), IDR_W_RADL (19) */
+	static const uint8_t key[] = {
+		0, 0, 0, 1, 0x40, 0x01, 0x0c, 0, 0, 0, 1, 0x42, 0x01, 0x01,
+		0, 0, 0, 1, 0x44, 0x01, 0xc1, 0, 0, 0, 1, 0x26, 0x01, 0xaf };
+	static const uint8_t idr[] = { 0, 0, 0, 1, 0x26, 0x01, 0xaf, 0x10 };
+
+	kd_paramsets_init(&ps, true);
+	ck_assert(kd_paramsets_scan(&ps, key, sizeof(key)));
+	ck_assert_uint_eq(ps.len, 21);
+	ck_assert_uint_eq(kd_paramsets_prefix(&ps, idr, sizeof(idr)), 21);
+	ck_assert_uint_eq(kd_paramsets_prefix(&ps, key, sizeof(key)), 0);
+	/* garbage without start codes: nothing found, nothing kept */
+	ck_assert(!kd_paramsets_scan(&ps, (const uint8_t *)"\x42\x01", 2));
+	ck_assert_uint_eq(ps.len, 21);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("media_units");
@@ -335,9 +503,13 @@ int main(void)
 	tcase_add_test(tc, test_pool_exhaustion_skips);
 	tcase_add_test(tc, test_convert_mjpeg);
 	tcase_add_test(tc, test_bitrate_table);
+	tcase_add_test(tc, test_mjpeg_decoder_thread);
 	tcase_add_test(tc, test_encoder_converts_and_publishes);
 	tcase_add_test(tc, test_choose_codec);
 	tcase_add_test(tc, test_quality_ratio);
+	tcase_add_test(tc, test_paramsets_h264);
+	tcase_add_test(tc, test_encoder_resize_and_keyframe_request);
+	tcase_add_test(tc, test_paramsets_hevc);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -308,6 +308,114 @@ START_TEST(test_malformed_closes_only_that_connection)
 }
 END_TEST
 
+/* Waits until mediad closes fd (recv 0), skipping what it sent first. */
+static bool closed_by_peer(int fd)
+{
+	char buf[4096];
+
+	for (int i = 0; i < 300; i++) {
+		ssize_t r = kd_unix_recv(fd, buf, sizeof(buf), NULL);
+
+		if (r == 0)
+			return true;
+		if (r == -EAGAIN)
+			usleep(10000);
+	}
+	return false;
+}
+
+/* Subscribe must carry an eventfd: a pipe (which could block mediad's
+ * loop when full) closes that connection. */
+START_TEST(test_subscribe_with_pipe_refused)
+{
+	int fd = kd_unix_connect(md.sock), p[2];
+	Kdipc__WorkerToMedia m = KDIPC__WORKER_TO_MEDIA__INIT;
+	Kdipc__Subscribe sub = KDIPC__SUBSCRIBE__INIT;
+	Kdipc__Hello hello;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pipe(p), 0);
+	kd_ipc_hello_init(&hello, "sessiond-worker", 9);
+	m.msg_case = KDIPC__WORKER_TO_MEDIA__MSG_HELLO;
+	m.hello = &hello;
+	ck_assert_int_eq(kd_ipc_send(fd, &m.base, -1), 0);
+	sub.codec = KDIPC__CODEC__CODEC_VP8;
+	m.msg_case = KDIPC__WORKER_TO_MEDIA__MSG_SUBSCRIBE;
+	m.subscribe = &sub;
+	ck_assert_int_eq(kd_ipc_send(fd, &m.base, p[1]), 0);
+	ck_assert(closed_by_peer(fd));
+	close(fd);
+	close(p[0]);
+	close(p[1]);
+	/* mediad is still there for everybody else */
+	fd = kd_unix_connect(md.sock);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+}
+END_TEST
+
+/* mediad's one-line state from its control socket. */
+static void ctl_state(char *out, size_t len)
+{
+	int fd = kd_unix_connect(md.ctl_sock);
+	Kdipc__CtlRequest req = KDIPC__CTL_REQUEST__INIT;
+	Kdipc__StatusRequest sr = KDIPC__STATUS_REQUEST__INIT;
+	Kdipc__Hello hello;
+	int got = 0;
+
+	ck_assert_int_ge(fd, 0);
+	kd_ipc_hello_init(&hello, "kvmdeskctl", 0);
+	req.msg_case = KDIPC__CTL_REQUEST__MSG_HELLO;
+	req.hello = &hello;
+	kd_ipc_send(fd, &req.base, -1);
+	req.msg_case = KDIPC__CTL_REQUEST__MSG_STATUS;
+	req.status = &sr;
+	kd_ipc_send(fd, &req.base, -1);
+	for (int i = 0; i < 500 && got < 2; i++) {
+		ProtobufCMessage *msg = NULL;
+		int r = kd_ipc_recv(fd, &kdipc__ctl_reply__descriptor, &msg,
+				    NULL);
+
+		if (r == -EAGAIN) {
+			usleep(10000);
+			continue;
+		}
+		ck_assert_int_eq(r, 0);
+		if (((Kdipc__CtlReply *)msg)->msg_case ==
+		    KDIPC__CTL_REPLY__MSG_STATUS)
+			snprintf(out, len, "%s",
+				 ((Kdipc__CtlReply *)msg)->status->state);
+		protobuf_c_message_free_unpacked(msg, NULL);
+		got++;
+	}
+	close(fd);
+}
+
+/* Encoding happens only while somebody watches. */
+START_TEST(test_no_viewer_no_encoder)
+{
+	struct event_base *base = event_base_new();
+	struct viewer v;
+	char line[256];
+	bool never = false;
+
+	ctl_state(line, sizeof(line));
+	ck_assert_ptr_null(strstr(line, "vp8:"));
+	viewer_init(&v, base, md.sock);
+	v.target = 1000000;
+	kd_media_client_subscribe(v.mc, KDIPC__CODEC__CODEC_VP8);
+	ck_assert(kd_test_run_until(base, &v.subscribed, 5000));
+	ctl_state(line, sizeof(line));
+	ck_assert_ptr_nonnull(strstr(line, "vp8:1"));
+	kd_media_client_unsubscribe(v.mc);
+	kd_test_run_until(base, &never, 200);
+	ctl_state(line, sizeof(line));
+	ck_assert_msg(strstr(line, "vp8:") == NULL, "still encoding: %s", line);
+	viewer_free(&v);
+	event_base_free(base);
+}
+END_TEST
+
 START_TEST(test_ctl_status)
 {
 	int fd = kd_unix_connect(md.ctl_sock);
@@ -352,6 +460,34 @@ START_TEST(test_ctl_status)
 }
 END_TEST
 
+/* A capture device that is not there: mediad still starts, offers its
+ * encoders, reports no signal, retries in the background and says so once
+ * - not once per retry. */
+START_TEST(test_missing_device_logged_once)
+{
+	struct kd_test_mediad dev;
+	struct event_base *base = event_base_new();
+	struct viewer v;
+	bool never = false;
+
+	ck_assert_int_eq(kd_test_mediad_setup_source(&dev, "/dev/video-kd-none",
+						     W, H, 30), 0);
+	ck_assert_int_eq(kd_test_mediad_start(&dev), 0);
+	viewer_init(&v, base, dev.sock);
+	ck_assert(!kd_media_client_status(v.mc)->signal);
+	ck_assert(kd_media_client_offers(v.mc, KDIPC__CODEC__CODEC_VP8));
+	v.target = 1;
+	kd_media_client_subscribe(v.mc, KDIPC__CODEC__CODEC_VP8);
+	ck_assert(kd_test_run_until(base, &v.subscribed, 5000));
+	kd_test_run_until(base, &never, 3000); /* several retries */
+	ck_assert_int_eq(v.frames, 0);
+	ck_assert_int_eq(kd_test_mediad_log_count(&dev, "lost"), 1);
+	viewer_free(&v);
+	event_base_free(base);
+	kd_test_mediad_cleanup(&dev);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mediad");
@@ -368,6 +504,9 @@ int main(void)
 	tcase_add_test(tc, test_restart_mediad);
 	tcase_add_test(tc, test_malformed_closes_only_that_connection);
 	tcase_add_test(tc, test_ctl_status);
+	tcase_add_test(tc, test_no_viewer_no_encoder);
+	tcase_add_test(tc, test_subscribe_with_pipe_refused);
+	tcase_add_test(tc, test_missing_device_logged_once);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -358,6 +358,57 @@ START_TEST(test_stalled_client_does_not_slow_others)
 }
 END_TEST
 
+/* A later SupportedDecoding (the client found it cannot decode H.264)
+ * switches the stream to another codec, starting with a keyframe. */
+START_TEST(test_codec_change_mid_session)
+{
+	Hbb__Message *lr;
+	Hbb__PeerInfo *pi;
+	struct rd_client *c = logged_in(HBB__SUPPORTED_DECODING__PREFER_CODEC__H264,
+					&pi, &lr);
+	Hbb__Message m = HBB__MESSAGE__INIT;
+	Hbb__Misc misc = HBB__MISC__INIT;
+	Hbb__OptionMessage opt = HBB__OPTION_MESSAGE__INIT;
+	Hbb__SupportedDecoding sd = HBB__SUPPORTED_DECODING__INIT;
+	struct kd_test_decoder *dec = kd_test_decoder_new(KDIPC__CODEC__CODEC_VP8);
+	bool switched = false;
+	int decoded = 0;
+
+	ck_assert_int_ge(wait_key(c, T_MS, NULL), 0);
+	sd.ability_vp8 = sd.ability_vp9 = sd.ability_av1 = 1;
+	sd.ability_h264 = 0; /* what the real client sends after a failure */
+	sd.ability_h265 = 0;
+	sd.prefer = HBB__SUPPORTED_DECODING__PREFER_CODEC__VP8;
+	opt.supported_decoding = &sd;
+	misc.union_case = HBB__MISC__UNION_OPTION;
+	misc.option = &opt;
+	m.union_case = HBB__MESSAGE__UNION_MISC;
+	m.misc = &misc;
+	ck_assert_int_eq(rd_client_send(c, &m), 0);
+	while (decoded < 20) {
+		const Hbb__EncodedVideoFrame *ef;
+		Hbb__Message *f = recv_frame(c, T_MS, &ef);
+		int w, h;
+
+		ck_assert_ptr_nonnull(f);
+		if (frame_codec(f->video_frame) == KDIPC__CODEC__CODEC_VP8) {
+			if (!switched)
+				ck_assert_msg(ef->key, "new codec starts with a key");
+			switched = true;
+			ck_assert_int_eq(kd_test_decode(dec, ef->data.data,
+							 ef->data.len, &w, &h), 1);
+			decoded++;
+		} else {
+			ck_assert_msg(!switched, "old codec after the switch");
+		}
+		hbb__message__free_unpacked(f, NULL);
+	}
+	kd_test_decoder_free(dec);
+	hbb__message__free_unpacked(lr, NULL);
+	rd_client_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("video_session");
@@ -372,6 +423,7 @@ int main(void)
 	tcase_add_test(tc, test_refresh_gives_keyframe);
 	tcase_add_test(tc, test_mediad_restart_keeps_session);
 	tcase_add_test(tc, test_stalled_client_does_not_slow_others);
+	tcase_add_test(tc, test_codec_change_mid_session);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""The list of known keys agrees everywhere: kvmdeskctl's config check
-table (kvmdeskctl/config_check.c), kvmdesk.conf(5), and the shipped example
-(every key in the example is known; every known key is at least mentioned
-in the example, commented or not)."""
+"""The list of known keys agrees everywhere: the keys the programs read
+(kd_config_get*(cfg, "section", "key", ...) in their sources), kvmdeskctl's
+config check table (kvmdeskctl/config_check.c), kvmdesk.conf(5), and the
+shipped example (every key in the example is known; every known key is at
+least mentioned in the example, commented or not)."""
 import os
 import re
 import sys
@@ -48,9 +49,25 @@ def example_keys():
     return keys
 
 
+def source_keys():
+    keys = set()
+    pattern = re.compile(r'kd_config_get\w*\(\s*\w+,\s*"(\w+)",\s*"(\w+)"')
+    for d in ["common", "rendezvousd", "sessiond", "mediad", "hidd",
+              "kvmdeskctl"]:
+        for root, _, files in os.walk(os.path.join(SOURCE, d)):
+            for f in files:
+                if f.endswith(".c"):
+                    with open(os.path.join(root, f)) as fh:
+                        keys |= set(pattern.findall(fh.read()))
+    return keys
+
+
 def main():
     table, man, example = table_keys(), man_keys(), example_keys()
     failed = []
+    for s, k in sorted(source_keys() - table):
+        failed.append(f"[{s}] {k} is read by a program but unknown to "
+                      "config check (kvmdeskctl/config_check.c)")
     if len(table) < 10:
         failed.append(f"config_check.c table not found ({len(table)} keys)")
     for s, k in sorted(table - man):

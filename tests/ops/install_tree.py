@@ -5,6 +5,8 @@ catalog, man pages, example configuration - and nothing from the tests.
     install_tree.py KEY=DIR ...   (the install directories meson uses)"""
 import os
 import re
+import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -15,7 +17,7 @@ UNITS = ["kvmdesk-init.service", "kvmdesk-rendezvousd.service",
          "kvmdesk-sessiond.service", "kvmdesk-sessiond.socket",
          "kvmdesk-sessiond-handoff.socket", "kvmdesk-mediad.service",
          "kvmdesk-mediad.socket", "kvmdesk-hidd.service",
-         "kvmdesk-hidd.socket", "kvmdesk.target"]
+         "kvmdesk-hidd.socket", "kvmdesk-gadget.service", "kvmdesk.target"]
 MAN = ["man1/kvmdeskctl.1", "man5/kvmdesk.conf.5", "man7/kvmdesk.7",
        "man8/rendezvousd.8", "man8/sessiond.8", "man8/mediad.8",
        "man8/hidd.8"]
@@ -27,6 +29,51 @@ def check(cond, what):
     if not cond:
         failures.append(what)
         print("FAIL:", what)
+
+
+def apply_users_and_dirs(dest, dirs):
+    """systemd-sysusers and systemd-tmpfiles on the installed files, into
+    the scratch root: the users, groups and directories the units need."""
+    os.makedirs(os.path.join(dest, "etc"), exist_ok=True)
+    sysusers = dest + dirs["sysusersdir"] + "/kvmdesk.conf"
+    tmpfiles = dest + dirs["tmpfilesdir"] + "/kvmdesk.conf"
+    p = subprocess.run(["systemd-sysusers", "--root=" + dest, sysusers],
+                       capture_output=True, text=True)
+    check(p.returncode == 0, "systemd-sysusers: " + p.stderr)
+    users, groups = {}, {}
+    with open(os.path.join(dest, "etc/passwd")) as f:
+        for line in f:
+            name, _, uid, gid = line.split(":")[:4]
+            users[name] = (int(uid), int(gid))
+    with open(os.path.join(dest, "etc/group")) as f:
+        for line in f:
+            name, _, gid, members = line.rstrip("\n").split(":")
+            groups[name] = (int(gid), set(filter(None, members.split(","))))
+    for u in ["kvmdesk-rdv", "kvmdesk-session", "kvmdesk-media",
+              "kvmdesk-hid"]:
+        check(u in users, f"sysusers: user {u}")
+        check(u in groups.get("kvmdesk", (0, set()))[1],
+              f"sysusers: {u} in group kvmdesk")
+    for g in ["video", "audio"]:
+        check("kvmdesk-media" in groups.get(g, (0, set()))[1],
+              f"sysusers: kvmdesk-media in group {g}")
+    p = subprocess.run(["systemd-tmpfiles", "--root=" + dest, "--create",
+                        tmpfiles], capture_output=True, text=True)
+    check(p.returncode == 0, "systemd-tmpfiles: " + p.stderr)
+    session_uid = users.get("kvmdesk-session", (-1, -1))[0]
+    kvmdesk_gid = groups.get("kvmdesk", (-1, set()))[0]
+    for path, mode, uid in [("/run/kvmdesk", 0o1770, 0),
+                            ("/var/lib/kvmdesk", 0o750, session_uid),
+                            ("/var/lib/kvmdesk/private", 0o700, session_uid)]:
+        try:
+            st = os.stat(dest + path)
+        except OSError:
+            check(False, f"tmpfiles: {path} created")
+            continue
+        check(stat.S_IMODE(st.st_mode) == mode and st.st_uid == uid and
+              st.st_gid == kvmdesk_gid,
+              f"tmpfiles: {path} {oct(stat.S_IMODE(st.st_mode))} "
+              f"{st.st_uid}:{st.st_gid}, want {oct(mode)} {uid}:{kvmdesk_gid}")
 
 
 def main():
@@ -85,6 +132,8 @@ def main():
                   "sysusers creates group kvmdesk")
         check(os.path.isfile(at("tmpfilesdir", "kvmdesk.conf")),
               "tmpfiles.d/kvmdesk.conf")
+        check(os.path.isfile(at("modulesloaddir", "kvmdesk.conf")),
+              "modules-load.d/kvmdesk.conf (libcomposite)")
         check(os.path.isfile(at("catalogdir", "kvmdesk.catalog")),
               "journal catalog")
         check(os.path.isfile(at("udevrulesdir", "70-kvmdesk.rules")),
@@ -93,6 +142,11 @@ def main():
             check(os.path.isfile(at("mandir", page)), f"man page {page}")
         check(os.path.isfile(at("docdir", "kvmdesk.conf.example")),
               "kvmdesk.conf.example in " + dirs["docdir"])
+
+        if os.geteuid() == 0 and shutil.which("systemd-sysusers"):
+            apply_users_and_dirs(dest, dirs)
+        else:
+            print("note: not root: sysusers/tmpfiles not applied")
 
         installed = []
         for root, _, files in os.walk(dest):

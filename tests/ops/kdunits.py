@@ -17,6 +17,7 @@ PROGRAMS = {
     "mediad": os.path.join(BUILD, "mediad", "mediad"),
     "hidd": os.path.join(BUILD, "hidd", "hidd"),
     "kvmdeskctl": os.path.join(BUILD, "kvmdeskctl", "kvmdeskctl"),
+    "kvmdesk-gadget": os.path.join(SOURCE, "hidd", "kvmdesk-gadget"),
 }
 
 # unit -> (program its ExecStart runs, units verified together with it)
@@ -27,6 +28,7 @@ SERVICES = {
     "kvmdesk-mediad.service": ("mediad", ["kvmdesk-mediad.socket"]),
     "kvmdesk-hidd.service": ("hidd", ["kvmdesk-hidd.socket"]),
     "kvmdesk-init.service": ("kvmdeskctl", []),
+    "kvmdesk-gadget.service": ("kvmdesk-gadget", []),
 }
 
 
@@ -48,10 +50,10 @@ def skip_if_missing(programs):
         sys.exit(SKIP)
 
 
-def render(tmp, daemondir, bindir):
-    """Copies every unit to tmp/units with daemondir/bindir replaced by
-    tmp/bin, which holds symlinks to the built programs. Returns the unit
-    directory."""
+def render(tmp, daemondir, bindir, gadget=None):
+    """Copies every unit to tmp/units with daemondir/bindir (and the gadget
+    script's path) replaced by tmp/bin, which holds symlinks to the built
+    programs. Returns the unit directory."""
     bindir_tmp = os.path.join(tmp, "bin")
     unitdir = os.path.join(tmp, "units")
     os.makedirs(bindir_tmp, exist_ok=True)
@@ -66,6 +68,9 @@ def render(tmp, daemondir, bindir):
             text = f.read()
         text = text.replace(daemondir + "/", bindir_tmp + "/")
         text = text.replace(bindir + "/", bindir_tmp + "/")
+        if gadget:
+            text = text.replace(gadget, os.path.join(bindir_tmp,
+                                                     "kvmdesk-gadget"))
         with open(os.path.join(unitdir, name), "w") as f:
             f.write(text)
     return unitdir

@@ -157,6 +157,22 @@ def expect_hash(sock, what):
           f"{h[2].decode(errors='replace')!r})")
 
 
+def wait_listening(proc, port):
+    """True once something listens on port; False if proc exited."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        with socket.socket() as probe:
+            # A listening socket refuses a second bind; nothing connects.
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return True
+        time.sleep(0.02)
+    return False
+
+
 def seqpacket(path):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.settimeout(WAIT)
@@ -186,9 +202,11 @@ def stop(proc, log):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-    log.seek(0)
+    log.flush()
+    with open(log.name, "rb") as f:
+        text = f.read().decode(errors="replace")
     print("--- daemon output ---")
-    print(log.read().decode(errors="replace")[-4000:])
+    print(text[-4000:])
 
 
 # ---- cases -----------------------------------------------------------------
@@ -196,20 +214,17 @@ def stop(proc, log):
 def case_sessiond_tcp(tmp, log):
     exe = program("sessiond")
     conf = write_config(tmp, "[session]\ndirect_ip = on\n")
-    port = free_port()
-    proc = activate(["-l", f"127.0.0.1:{port}", "--fdname=sessiond-tcp",
-                     exe, "-c", conf], log)
+    for attempt in range(3):
+        port = free_port()
+        proc = activate(["-l", f"127.0.0.1:{port}", "--fdname=sessiond-tcp",
+                         exe, "-c", conf], log)
+        if wait_listening(proc, port):
+            break
+        stop(proc, log)  # another test took the port meanwhile: retry
+    else:
+        raise SystemExit("FAIL: systemd-socket-activate never listened")
     try:
-        deadline = time.monotonic() + WAIT
-        while True:
-            try:
-                c = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-                break
-            except ConnectionRefusedError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("FAIL: systemd-socket-activate never "
-                                     "listened")
-                time.sleep(0.02)
+        c = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         expect_hash(c, "direct IP via socket activation")
         c.close()
         # The listener stays with sessiond: a second client works too.
@@ -224,7 +239,23 @@ def case_sessiond_handoff(tmp, log):
     exe = program("sessiond")
     conf = write_config(tmp)
     sock_path = os.path.join(tmp, "run", "sessiond.sock")
-    port = free_port()
+    for attempt in range(3):
+        if os.path.exists(sock_path):
+            os.unlink(sock_path)
+        log.seek(0)
+        log.truncate()
+        try:
+            return handoff_once(exe, conf, sock_path, log)
+        except SystemExit:
+            with open(log.name, "rb") as f:
+                if b"Address already in use" not in f.read():
+                    raise
+        print("the TCP port was taken meanwhile: retrying")
+    raise SystemExit("FAIL: no free TCP port")
+
+
+def handoff_once(exe, conf, sock_path, log):
+    port = free_port()  # the inner listener; not connected to here
     # Nested: the outer passes "sessiond" (SEQPACKET, fd 3), the inner adds
     # "sessiond-tcp" (fd 4) and names both - as the two .socket units do.
     proc = activate(["--seqpacket", "-l", sock_path, "--fdname=sessiond",
@@ -313,9 +344,9 @@ CASES = {
 
 def main():
     case = CASES[sys.argv[1]]
-    with tempfile.TemporaryDirectory() as tmp, \
-            tempfile.TemporaryFile() as log:
-        case(tmp, log)
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "daemon.log"), "w+b") as log:
+            case(tmp, log)
     print("ok")
     return 0
 

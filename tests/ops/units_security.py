@@ -2,7 +2,7 @@
 """systemd-analyze security --offline=yes rates each kvmdesk service 2.0 or
 lower ("Overall exposure level for X: N.N"). Works on the units meson
 generated; the rating does not need the binaries.
-    units_security.py DAEMONDIR BINDIR [MAX]"""
+    units_security.py DAEMONDIR BINDIR GADGET [MAX]"""
 import os
 import re
 import sys
@@ -12,11 +12,11 @@ import kdunits
 
 
 def main():
-    daemondir, bindir = sys.argv[1:3]
-    limit = float(sys.argv[3]) if len(sys.argv) > 3 else 2.0
+    daemondir, bindir, gadget = sys.argv[1:4]
+    limit = float(sys.argv[4]) if len(sys.argv) > 4 else 2.0
     failed = 0
     with tempfile.TemporaryDirectory() as tmp:
-        unitdir = kdunits.render(tmp, daemondir, bindir)
+        unitdir = kdunits.render(tmp, daemondir, bindir, gadget)
         for unit in sorted(kdunits.SERVICES):
             cmd = ["systemd-analyze", "security", "--offline=yes",
                    "--no-pager", os.path.join(unitdir, unit)]

@@ -3,7 +3,7 @@
 kvmdesk.target with everything. The units are the ones meson generated,
 with ExecStart= pointing at the built binaries; Documentation= is resolved
 against the built man pages.
-    units_verify.py DAEMONDIR BINDIR UNIT"""
+    units_verify.py DAEMONDIR BINDIR GADGET UNIT"""
 import os
 import sys
 import tempfile
@@ -12,7 +12,7 @@ import kdunits
 
 
 def main():
-    daemondir, bindir, unit = sys.argv[1:4]
+    daemondir, bindir, gadget, unit = sys.argv[1:5]
     if unit == "kvmdesk.target":
         kdunits.skip_if_missing(kdunits.PROGRAMS.keys())
         units = kdunits.all_units()
@@ -21,7 +21,7 @@ def main():
         kdunits.skip_if_missing([prog])
         units = [unit] + sockets
     with tempfile.TemporaryDirectory() as tmp:
-        unitdir = kdunits.render(tmp, daemondir, bindir)
+        unitdir = kdunits.render(tmp, daemondir, bindir, gadget)
         env = dict(os.environ)
         man = kdunits.man_tree(tmp)
         cmd = ["systemd-analyze", "verify"]

@@ -75,6 +75,8 @@ static struct {
 	char relay_server[128];
 	bool always_relay;
 	bool dup_notices;
+	bool garbage;
+	bool no_nat_port;
 	int force_pk_result;
 	const char *relay_key;
 	const char *db_path;
@@ -88,6 +90,8 @@ static struct {
 	int config_serial;
 	char config_servers[256];
 } g = {.force_pk_result = -1};
+
+static void emit(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void emit(const char *fmt, ...)
 {
@@ -129,6 +133,15 @@ static bool same_addr(const struct sockaddr_storage *a,
 	kd_sockaddr_format((const struct sockaddr *)a, x);
 	kd_sockaddr_format((const struct sockaddr *)b, y);
 	return strcmp(x, y) == 0;
+}
+
+static bool is_loopback(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >>
+			24) == 127;
+	return a->ss_family == AF_INET6 &&
+	       IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)a)->sin6_addr);
 }
 
 /* ---- the "database" ---------------------------------------------------- */
@@ -254,7 +267,8 @@ static void on_register_peer(const struct sockaddr_storage *from,
 	struct peer *p = peer_find(rp->id, true);
 	bool request_pk = true;
 	if (p) {
-		bool ip_change = !same_ip(&p->addr, from);
+		/* like hbbs: a loopback source never counts as a new IP */
+		bool ip_change = !same_ip(&p->addr, from) && !is_loopback(from);
 		request_pk = !p->has_pk || ip_change;
 		if (!request_pk) {
 			p->addr = *from;
@@ -271,6 +285,19 @@ static void on_register_peer(const struct sockaddr_storage *from,
 	m.union_case = HBB__RENDEZVOUS_MESSAGE__UNION_REGISTER_PEER_RESPONSE;
 	m.register_peer_response = &r;
 	udp_send(from, &m);
+	if (g.garbage) {
+		/* not a RendezvousMessage, then a PunchHole without address */
+		static const uint8_t junk[] = {0xFF, 0xFF, 0xFF, 0x01};
+		static const uint8_t no_addr[] = {0x4A, 0x02, 0x18, 0x01};
+		sendto(g.udp_fd, junk, sizeof(junk), 0,
+		       (const struct sockaddr *)from,
+		       from->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						   : sizeof(struct sockaddr_in));
+		sendto(g.udp_fd, no_addr, sizeof(no_addr), 0,
+		       (const struct sockaddr *)from,
+		       from->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						   : sizeof(struct sockaddr_in));
+	}
 	if (g.config_serial > rp->serial) {
 		Hbb__RendezvousMessage cm = HBB__RENDEZVOUS_MESSAGE__INIT;
 		Hbb__ConfigUpdate cu = HBB__CONFIG_UPDATE__INIT;
@@ -556,8 +583,10 @@ static void on_relay_response(Hbb__RelayResponse *rr)
 {
 	uint8_t sig[KD_SIGNED_ID_MAX];
 	ProtobufCBinaryData client = rr->socket_addr;
+	char *orig_id = NULL;
 	char id[64] = "";
 	if (rr->union_case == HBB__RELAY_RESPONSE__UNION_ID) {
+		orig_id = rr->id;
 		snprintf(id, sizeof(id), "%s", rr->id);
 		rr->union_case = HBB__RELAY_RESPONSE__UNION_PK;
 		rr->pk.data = sig;
@@ -572,7 +601,12 @@ static void on_relay_response(Hbb__RelayResponse *rr)
 	m.union_case = HBB__RENDEZVOUS_MESSAGE__UNION_RELAY_RESPONSE;
 	m.relay_response = rr;
 	answer_client(&client, &m, "RELAY_RESPONSE_FORWARD");
-	rr->union_case = HBB__RELAY_RESPONSE__UNION__NOT_SET; /* sig is ours */
+	/* give the unpacked message back what it owns */
+	rr->socket_addr = client;
+	if (orig_id) {
+		rr->union_case = HBB__RELAY_RESPONSE__UNION_ID;
+		rr->id = orig_id;
+	}
 }
 
 static void on_test_nat(struct bufferevent *bev,
@@ -829,7 +863,8 @@ static void usage(FILE *f)
 		"tests only.\n\n"
 		"usage: fake_hbbs --port P [--relay-port R] [--bind IP]\n"
 		"  [--key-file F] [--db F] [--relay-server HOST:PORT]\n"
-		"  [--always-relay] [--duplicate-notices]\n"
+		"  [--always-relay] [--duplicate-notices] [--garbage]\n"
+		"  [--no-nat-port]\n"
 		"  [--answer-pk RESULT_NUMBER]\n"
 		"  [--relay-key KEY | --relay-key-is-pubkey]\n"
 		"  [--config-update SERIAL:SERVER]\n"
@@ -899,6 +934,8 @@ int main(int argc, char **argv)
 		{"relay-server", required_argument, NULL, 's'},
 		{"always-relay", no_argument, NULL, 'a'},
 		{"duplicate-notices", no_argument, NULL, 'D'},
+		{"garbage", no_argument, NULL, 'G'},
+		{"no-nat-port", no_argument, NULL, 'N'},
 		{"answer-pk", required_argument, NULL, 'x'},
 		{"relay-key", required_argument, NULL, 'K'},
 		{"relay-key-is-pubkey", no_argument, NULL, 'P'},
@@ -919,6 +956,8 @@ int main(int argc, char **argv)
 		case 's': snprintf(g.relay_server, sizeof(g.relay_server), "%s", optarg); break;
 		case 'a': g.always_relay = true; break;
 		case 'D': g.dup_notices = true; break;
+		case 'G': g.garbage = true; break;
+		case 'N': g.no_nat_port = true; break;
 		case 'x': g.force_pk_result = atoi(optarg); break;
 		case 'K': g.relay_key = optarg; break;
 		case 'P': g.relay_key = g.pk_b64; break;
@@ -969,11 +1008,12 @@ int main(int argc, char **argv)
 				      on_udp, NULL);
 	event_add(udp, NULL);
 	struct evconnlistener *l1 = listen_tcp(g.port, on_accept, (void *)0);
-	struct evconnlistener *l2 = listen_tcp(g.port - 1, on_accept, (void *)1);
+	struct evconnlistener *l2 =
+		g.no_nat_port ? NULL : listen_tcp(g.port - 1, on_accept, (void *)1);
 	struct evconnlistener *l3 =
 		g.relay_port ? listen_tcp(g.relay_port, on_relay_accept, NULL)
 			     : NULL;
-	if (!l1 || !l2 || (g.relay_port && !l3)) {
+	if (!l1 || (!l2 && !g.no_nat_port) || (g.relay_port && !l3)) {
 		perror("fake_hbbs: tcp listen");
 		return 1;
 	}

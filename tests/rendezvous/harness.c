@@ -49,7 +49,7 @@ static bool port_free(int port, int type)
 	return ok;
 }
 
-static int pick_ports(void)
+int h_pick_ports(void)
 {
 	unsigned seed = (unsigned)getpid() ^ (unsigned)now_ms();
 	for (int tries = 0; tries < 200; tries++) {
@@ -62,9 +62,39 @@ static int pick_ports(void)
 	return -1;
 }
 
+/* A failed ck_assert ends the forked test with exit(), skipping the
+ * teardown fixture: clean up from atexit so no daemon outlives the test. */
+#define ENVS_MAX 8
+static struct h_env *envs[ENVS_MAX];
+static pid_t envs_owner;
+
+static void cleanup_all(void)
+{
+	if (getpid() != envs_owner)
+		return;
+	for (int i = 0; i < ENVS_MAX; i++)
+		if (envs[i])
+			h_env_fini(envs[i]);
+}
+
+void h_env_track(struct h_env *e)
+{
+	if (envs_owner != getpid()) {
+		memset(envs, 0, sizeof(envs));
+		envs_owner = getpid();
+		atexit(cleanup_all);
+	}
+	for (int i = 0; i < ENVS_MAX; i++)
+		if (envs[i] == e || !envs[i]) {
+			envs[i] = e;
+			return;
+		}
+}
+
 void h_env_init(struct h_env *e, const char *name, const char *rdv_extra)
 {
 	memset(e, 0, sizeof(*e));
+	h_env_track(e);
 	snprintf(e->dir, sizeof(e->dir), "%s/tests/rendezvous/%s.%d",
 		 build_dir(), name, (int)getpid());
 	char cmd[600];
@@ -79,7 +109,7 @@ void h_env_init(struct h_env *e, const char *name, const char *rdv_extra)
 	ck_assert_int_eq(mkdir(e->state, 0700), 0);
 	bool created;
 	ck_assert_int_eq(kd_identity_init(e->state, &created), 0);
-	e->port = pick_ports();
+	e->port = h_pick_ports();
 	e->relay_port = e->port + 1;
 	e->notify_fd = -1;
 	snprintf(e->hbbs.log, sizeof(e->hbbs.log), "%s/hbbs.log", e->dir);
@@ -217,17 +247,28 @@ void h_notify_read(struct h_env *e, char *out, size_t cap)
 
 void h_env_fini(struct h_env *e)
 {
+	h_stop(&e->rdv);
+	h_stop(&e->hbbs);
+	if (e->notify_fd >= 0)
+		close(e->notify_fd);
+	e->notify_fd = -1;
+	/* Logs go to stderr (meson shows them when the test failed), then
+	 * everything is removed. */
+	char cmd[1200];
+	if (e->dir[0]) {
+		snprintf(cmd, sizeof(cmd),
+			 "for f in '%s'/*.log; do [ -f \"$f\" ] && "
+			 "echo \"---- $f\" && tail -n 40 \"$f\"; done >&2; "
+			 "rm -rf '%s'", e->dir, e->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove %s\n", e->dir);
+	}
 	if (e->run[0]) {
-		char cmd[400];
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->run);
 		if (system(cmd) != 0)
 			fprintf(stderr, "cannot remove %s\n", e->run);
 	}
-	if (e->notify_fd >= 0)
-		close(e->notify_fd);
-	e->notify_fd = -1;
-	h_stop(&e->rdv);
-	h_stop(&e->hbbs);
+	e->dir[0] = e->run[0] = '\0';
 }
 
 int h_count_lines(const char *path, const char *needle)

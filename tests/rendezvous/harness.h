@@ -36,6 +36,8 @@ struct h_env {
  * kvmdeskctl init), writes the config (extra lines appended to
  * [rendezvous]). */
 void h_env_init(struct h_env *e, const char *name, const char *rdv_extra);
+/* A port P with P-1, P (TCP and UDP) and P+1 free on 127.0.0.1. */
+int h_pick_ports(void);
 /* Rewrites the config (servers, extra lines, and key once known). */
 void h_write_conf(struct h_env *e);
 /* Serves fake_hbbs on ::1 instead of 127.0.0.1 (call before starting). */
@@ -44,6 +46,8 @@ void h_env_use_v6(struct h_env *e);
 void h_notify_listen(struct h_env *e);
 /* Concatenates the sd_notify datagrams received so far into out. */
 void h_notify_read(struct h_env *e, char *out, size_t cap);
+/* Cleans e up at exit too (h_env_init does it; for hand-made envs). */
+void h_env_track(struct h_env *e);
 /* Stops every process, removes nothing (logs stay for debugging). */
 void h_env_fini(struct h_env *e);
 

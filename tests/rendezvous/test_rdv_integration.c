@@ -615,6 +615,146 @@ START_TEST(config_update_moves_server)
 }
 END_TEST
 
+/* Datagrams from anyone but hbbs are dropped; bad ones from hbbs are logged
+ * once and change nothing. */
+START_TEST(ignores_strangers_and_garbage)
+{
+	const char *extra[] = {"--garbage", NULL};
+	int sl, sc;
+	path_setup("strangers", extra, &sl, &sc);
+	char line[512];
+	ck_assert(h_last_line(env.hbbs.log, "REGISTER_PEER", line,
+			      sizeof(line)));
+	char *from = strstr(line, "from=127.0.0.1:");
+	ck_assert_ptr_nonnull(from);
+	int dev_port = atoi(from + strlen("from=127.0.0.1:"));
+
+	/* A PunchHole for the §5.1 example address from a stranger. */
+	static const uint8_t ph[] = {
+		0x4A, 0x1E, 0x0A, 0x0A, 0x9A, 0x1E, 0xF1, 0xAC, 0x68, 0x24,
+		0x86, 0xAE, 0x4A, 0x33, 0x12, 0x0E, 0x72, 0x73, 0x2E, 0x65,
+		0x78, 0x61, 0x6D, 0x70, 0x6C, 0x65, 0x2E, 0x63, 0x6F, 0x6D,
+		0x18, 0x01};
+	struct sockaddr_in to = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)dev_port)};
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_eq(sendto(u, ph, sizeof(ph), 0, (struct sockaddr *)&to,
+				sizeof(to)),
+			 (ssize_t)sizeof(ph));
+	close(u);
+	ck_assert(h_wait_lines(env.rdv.log, "dropping a datagram from", 1,
+			       3000) > 0);
+	sleep(2);
+	ck_assert_int_eq(h_count_lines(env.rdv.log, "request for client"), 0);
+	ck_assert_int_eq(h_count_lines(env.hbbs.log, "PUNCH_HOLE_SENT"), 0);
+	/* garbage after every answer: one warning, not one per datagram, and
+	 * the registration holds */
+	ck_assert(h_wait_lines(env.hbbs.log, "REGISTER_PEER", 4, 8000) > 0);
+	ck_assert_int_eq(h_count_lines(env.rdv.log, "<warning> hbbs"), 1);
+	ck_assert_int_ge(h_count_lines(env.rdv.log, "bad datagram"), 6);
+	char v[64];
+	ck_assert(h_ctl_status(&env, "server.0.registered", v, sizeof(v), NULL,
+			       0));
+	ck_assert_str_eq(v, "yes");
+	close(sc);
+	close(sl);
+}
+END_TEST
+
+/* After 4 unanswered registrations the socket is re-created (new local
+ * port, name resolved again), like the real peer. */
+START_TEST(recreates_socket_after_failures)
+{
+	start_all("recreate", NULL, NULL);
+	wait_registered(1);
+	char first[512];
+	ck_assert(h_last_line(env.hbbs.log, "REGISTER_PEER", first,
+			      sizeof(first)));
+	sleep(4); /* at most once per 4 intervals (DNS_INTERVAL) */
+	h_stop(&env.hbbs);
+	ck_assert_msg(h_wait_lines(env.rdv.log, "opening a new socket", 1,
+				   15000) > 0,
+		      "socket not re-created");
+	h_start_hbbs(&env, NULL);
+	ck_assert(h_wait_lines(env.rdv.log, "registered with rendezvous server",
+			       2, 15000) > 0);
+	char second[512];
+	ck_assert(h_last_line(env.hbbs.log, "REGISTER_PEER", second,
+			      sizeof(second)));
+	/* "from=127.0.0.1:PORT": a new socket, a new port */
+	ck_assert_str_ne(strstr(first, "from="), strstr(second, "from="));
+	ck_assert_int_eq(h_count_lines(env.hbbs.log, "UUID_MISMATCH"), 0);
+}
+END_TEST
+
+/* [rendezvous] relay wins over what hbbs suggests, and relay_key reaches
+ * hbbr as licence_key. */
+START_TEST(relay_settings_from_config)
+{
+	int sl, sc, hb;
+	h_env_init(&env, "relay_conf", NULL);
+	snprintf(env.extra, sizeof(env.extra),
+		 "relay = 127.0.0.1:%d\nrelay_key = s3cret", env.relay_port);
+	h_write_conf(&env);
+	load_identity();
+	sl = h_sessiond_listen(&env);
+	const char *extra[] = {"--always-relay", "--relay-server",
+			       "127.0.0.1:9", "--relay-key", "s3cret", NULL};
+	h_start_hbbs(&env, extra);
+	h_start_rdv(&env);
+	sc = h_sessiond_accept(sl, 5000);
+	wait_registered(1);
+	Hbb__RendezvousMessage *r = punch_request("127.0.0.2", &hb);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->union_case,
+			 HBB__RENDEZVOUS_MESSAGE__UNION_RELAY_RESPONSE);
+	char want[64];
+	snprintf(want, sizeof(want), "127.0.0.1:%d", env.relay_port);
+	ck_assert_str_eq(r->relay_response->relay_server, want);
+	int s = expect_handoff(sc, "relay", true);
+	ck_assert(h_wait_lines(env.hbbs.log, "licence_key=s3cret", 1, 3000) >
+		  0);
+	/* the client joins with the same key */
+	struct sockaddr_storage a;
+	socklen_t alen;
+	ck_assert_int_eq(kd_sockaddr_parse(want, &a, &alen), 0);
+	int c = h_tcp_connect((struct sockaddr *)&a, alen, 2000);
+	Hbb__RendezvousMessage m = HBB__RENDEZVOUS_MESSAGE__INIT;
+	Hbb__RequestRelay rq = HBB__REQUEST_RELAY__INIT;
+	rq.uuid = r->relay_response->uuid;
+	rq.licence_key = (char *)"s3cret";
+	m.union_case = HBB__RENDEZVOUS_MESSAGE__UNION_REQUEST_RELAY;
+	m.request_relay = &rq;
+	ck_assert_int_eq(h_send_frame(c, &m), 0);
+	ck_assert(h_pipe_check(c, s, "relay-key-ok"));
+	hbb__rendezvous_message__free_unpacked(r, NULL);
+	close(c);
+	close(s);
+	close(hb);
+}
+END_TEST
+
+/* The NAT test fails (no second port): retried with back-off, the type
+ * stays unknown, and punching still works. */
+START_TEST(nat_test_retries)
+{
+	const char *extra[] = {"--no-nat-port", NULL};
+	start_all("nat_retry", extra, NULL);
+	wait_registered(1);
+	ck_assert(h_wait_lines(env.rdv.log, "NAT type test failed", 1, 5000) >
+		  0);
+	/* 1 s, then 3 s later: at least two attempts on the first port */
+	ck_assert(h_wait_lines(env.hbbs.log, "listener=0", 2, 8000) > 0);
+	ck_assert_int_eq(h_count_lines(env.rdv.log, "NAT type test failed"),
+			 1);
+	char v[64];
+	ck_assert(h_ctl_status(&env, "server.0.nat_type", v, sizeof(v), NULL,
+			       0));
+	ck_assert_str_eq(v, "unknown");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rendezvousd");
@@ -637,6 +777,10 @@ int main(void)
 		{"ipv6", ipv6_lan_falls_back_to_relay, 30},
 		{"two_servers", two_servers_one_down, 90},
 		{"config_update", config_update_moves_server, 30},
+		{"strangers", ignores_strangers_and_garbage, 30},
+		{"recreate", recreates_socket_after_failures, 60},
+		{"relay_conf", relay_settings_from_config, 30},
+		{"nat_retry", nat_test_retries, 30},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		TCase *tc = tcase_create(cases[i].name);

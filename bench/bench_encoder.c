@@ -1,0 +1,154 @@
+/* Encoder overhead: mediad encoding its 1080p30 test pattern to H.264 for
+ * one viewer (capture + libx264 ultrafast/zerolatency + ring + wake-ups),
+ * against ffmpeg encoding testsrc2 1080p with the same encoder settings in
+ * the same run. Prints CPU ms per frame for both and the ratio
+ * ffmpeg / mediad (>= 1.0: mediad costs no more per frame than ffmpeg). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "bench_util.h"
+#include "frame_ring.h"
+#include "kvmdesk_ipc.pb-c.h"
+#include "media_client.h"
+#include "media_util.h"
+#include "source.h"
+
+#include <libavutil/frame.h>
+
+#define SECONDS 10
+
+struct viewer {
+	struct kd_media_client *mc;
+	bool subscribed;
+	uint64_t first, last;
+};
+
+static void on_subscribed(void *ctx, uint32_t codec, int error)
+{
+	struct viewer *v = ctx;
+
+	v->subscribed = error == 0;
+}
+
+static void on_frames(void *ctx)
+{
+	struct viewer *v = ctx;
+	uint64_t l = kd_frame_ring_latest(kd_media_client_ring(v->mc));
+
+	if (!v->first)
+		v->first = l;
+	v->last = l;
+}
+
+static double children_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_CHILDREN, &ru);
+	return (double)ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000.0 +
+	       (double)ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000.0;
+}
+
+/* The same content mediad encodes, fed to ffmpeg as raw frames on stdin. */
+static double ffmpeg_same_content_ms(int frames)
+{
+	AVFrame *f = av_frame_alloc();
+	double before = children_ms();
+	FILE *p = popen("ffmpeg -hide_banner -loglevel error -f rawvideo "
+			"-pix_fmt yuv420p -s 1920x1080 -r 30 -i - -c:v libx264 "
+			"-preset ultrafast -tune zerolatency -bf 0 -f null -",
+			"w");
+
+	if (!p)
+		return -1;
+	f->format = AV_PIX_FMT_YUV420P;
+	f->width = 1920;
+	f->height = 1080;
+	av_frame_get_buffer(f, 1);
+	for (int i = 0; i < frames; i++) {
+		kd_testpattern_render(f, (uint64_t)i);
+		for (int pl = 0; pl < 3; pl++) {
+			int h = pl ? 540 : 1080, w = pl ? 960 : 1920;
+
+			for (int y = 0; y < h; y++)
+				fwrite(f->data[pl] + (size_t)y * f->linesize[pl],
+				       1, (size_t)w, p);
+		}
+	}
+	pclose(p);
+	av_frame_free(&f);
+	return children_ms() - before;
+}
+
+static double ffmpeg_cpu_ms(int frames)
+{
+	char cmd[512];
+	double ms;
+
+	snprintf(cmd, sizeof(cmd),
+		 "ffmpeg -hide_banner -loglevel error -f lavfi -i "
+		 "testsrc2=size=1920x1080:rate=30 -frames:v %d -c:v libx264 "
+		 "-preset ultrafast -tune zerolatency -bf 0 -f null -", frames);
+	ms = children_ms();
+	if (system(cmd) != 0)
+		return -1;
+	return children_ms() - ms;
+}
+
+int main(void)
+{
+	struct kd_test_mediad md;
+	struct event_base *base = event_base_new();
+	struct viewer v = { 0 };
+	struct kd_media_client_callbacks cb = {
+		.subscribed = on_subscribed, .frames = on_frames, .ctx = &v,
+	};
+	bool never = false;
+	double cpu0, cpu1, per_frame, ff_ms, ff_per_frame, same_ms;
+	uint64_t frames;
+
+	if (kd_test_mediad_setup(&md, 1920, 1080, 30) < 0 ||
+	    kd_test_mediad_start(&md) < 0) {
+		fprintf(stderr, "cannot start mediad\n");
+		return 1;
+	}
+	kd_media_client_create(base, md.sock, 1, &cb, &v.mc);
+	kd_media_client_subscribe(v.mc, KDIPC__CODEC__CODEC_H264);
+	if (!kd_test_run_until(base, &v.subscribed, 10000)) {
+		fprintf(stderr, "no subscription\n");
+		return 1;
+	}
+	kd_test_run_until(base, &never, 2000); /* warm up */
+	cpu0 = bench_cpu_ms(md.pid);
+	v.first = 0;
+	kd_test_run_until(base, &never, SECONDS * 1000);
+	cpu1 = bench_cpu_ms(md.pid);
+	frames = v.last - v.first;
+	per_frame = (cpu1 - cpu0) / (double)frames;
+	kd_media_client_destroy(v.mc);
+	kd_test_mediad_cleanup(&md);
+
+	ff_ms = ffmpeg_cpu_ms((int)frames);
+	ff_per_frame = ff_ms / (double)frames;
+	printf("mediad  1080p30 testpattern -> libx264 ultrafast/zerolatency: "
+	       "%llu frames in %d s, CPU %.0f ms = %.2f ms/frame (%.0f %% of "
+	       "one core)\n", (unsigned long long)frames, SECONDS,
+	       cpu1 - cpu0, per_frame, (cpu1 - cpu0) / (SECONDS * 10.0));
+	printf("ffmpeg  testsrc2 1080p -> libx264 ultrafast/zerolatency: "
+	       "%llu frames, CPU %.0f ms = %.2f ms/frame\n",
+	       (unsigned long long)frames, ff_ms, ff_per_frame);
+	printf("ratio ffmpeg(testsrc2)/mediad CPU per frame: %.2f (goal >= 1.0)\n",
+	       ff_per_frame / per_frame);
+	same_ms = ffmpeg_same_content_ms((int)frames);
+	printf("ffmpeg  mediad's own pattern as rawvideo on stdin -> same "
+	       "encoder: CPU %.0f ms = %.2f ms/frame; ratio %.2f\n", same_ms,
+	       same_ms / (double)frames, same_ms / (double)frames / per_frame);
+	event_base_free(base);
+	return 0;
+}
