@@ -362,14 +362,14 @@ static int open_socket(struct kd_ctl_server *srv, const char *runtime_dir)
 		srv->listen_fd = fd;
 		return evutil_make_socket_nonblocking(fd) < 0 ? -EIO : 0;
 	}
-	int n = snprintf(srv->path, sizeof(srv->path), "%s/%s-ctl.sock",
-			 runtime_dir, srv->component);
-	if (n < 0 || (size_t)n >= sizeof(srv->path))
-		return -ENAMETOOLONG;
+	int r = kd_ctl_socket_path(runtime_dir, srv->component, srv->path,
+				   sizeof(srv->path));
+	if (r < 0)
+		return r;
 	fd = kd_unix_listen(srv->path, KD_CTL_SOCKET_MODE);
 	if (fd == -ENOENT) {
 		/* Started by hand with a fresh runtime_dir. */
-		int r = kd_mkdir_p(runtime_dir, 0750);
+		r = kd_mkdir_p(runtime_dir, 0750);
 		if (r < 0)
 			return r;
 		fd = kd_unix_listen(srv->path, KD_CTL_SOCKET_MODE);
@@ -539,4 +539,38 @@ out:
 		protobuf_c_message_free_unpacked(&hello_reply->base, NULL);
 	close(fd);
 	return r;
+}
+
+int kd_ctl_call_status(const char *path, int timeout_ms,
+		       Kdipc__CtlReply **reply)
+{
+	Kdipc__StatusRequest sr = KDIPC__STATUS_REQUEST__INIT;
+	Kdipc__CtlRequest req = KDIPC__CTL_REQUEST__INIT;
+	req.msg_case = KDIPC__CTL_REQUEST__MSG_STATUS;
+	req.status = &sr;
+	return kd_ctl_call(path, &req, timeout_ms, reply);
+}
+
+int kd_ctl_call_close_session(const char *path, uint64_t conn_id,
+			      int timeout_ms, int *error)
+{
+	Kdipc__CloseSession cs = KDIPC__CLOSE_SESSION__INIT;
+	cs.conn_id = conn_id;
+	Kdipc__CtlRequest req = KDIPC__CTL_REQUEST__INIT;
+	req.msg_case = KDIPC__CTL_REQUEST__MSG_CLOSE_SESSION;
+	req.close_session = &cs;
+	Kdipc__CtlReply *reply = NULL;
+	int r = kd_ctl_call(path, &req, timeout_ms, &reply);
+	if (r < 0)
+		return r;
+	*error = reply->close_session ? reply->close_session->error : -EPROTO;
+	protobuf_c_message_free_unpacked(&reply->base, NULL);
+	return 0;
+}
+
+int kd_ctl_socket_path(const char *runtime_dir, const char *component,
+		       char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/%s-ctl.sock", runtime_dir, component);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }

@@ -26,6 +26,7 @@
 #pragma once
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <event2/event.h>
@@ -88,3 +89,14 @@ int kd_ctl_status_add_session(struct kd_ctl_status *st,
  * is not there, -ETIMEDOUT, -EPROTO on a wrong answer, or another -errno. */
 int kd_ctl_call(const char *path, const Kdipc__CtlRequest *req,
 		int timeout_ms, Kdipc__CtlReply **reply);
+/* kd_ctl_call with a StatusRequest: on success (*reply)->status is set. */
+int kd_ctl_call_status(const char *path, int timeout_ms,
+		       Kdipc__CtlReply **reply);
+/* kd_ctl_call with a CloseSession for conn_id. On success (0) *error is the
+ * daemon's answer: 0, KD_CTL_NO_SESSION or another -errno. */
+int kd_ctl_call_close_session(const char *path, uint64_t conn_id,
+			      int timeout_ms, int *error);
+
+/* runtime_dir/<component>-ctl.sock into out. 0 or -ENAMETOOLONG. */
+int kd_ctl_socket_path(const char *runtime_dir, const char *component,
+		       char *out, size_t len);

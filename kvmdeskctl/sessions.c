@@ -57,27 +57,21 @@ static int close_one(struct kd_ctl_context *ctx, const char *id_text)
 		return 2;
 	}
 	char path[320];
-	snprintf(path, sizeof(path), "%s/sessiond-ctl.sock",
-		 ctx->general.runtime_dir);
-	Kdipc__CloseSession cs = KDIPC__CLOSE_SESSION__INIT;
-	cs.conn_id = id;
-	Kdipc__CtlRequest req = KDIPC__CTL_REQUEST__INIT;
-	req.msg_case = KDIPC__CTL_REQUEST__MSG_CLOSE_SESSION;
-	req.close_session = &cs;
-	Kdipc__CtlReply *reply = NULL;
-	int r = kd_ctl_call(path, &req, KD_CTL_TIMEOUT_MS, &reply);
+	int answer = 0;
+	int r = kd_ctl_socket_path(ctx->general.runtime_dir, "sessiond", path,
+				   sizeof(path));
+	if (r == 0)
+		r = kd_ctl_call_close_session(path, id, KD_CTL_TIMEOUT_MS,
+					      &answer);
 	const char *error = NULL;
 	char buf[160];
 	if (r < 0) {
 		snprintf(buf, sizeof(buf), "sessiond %s", kd_ctl_error_text(r));
 		error = buf;
-	} else {
-		r = reply->close_session->error;
-		protobuf_c_message_free_unpacked(&reply->base, NULL);
-		if (r == -ENOENT)
-			error = "no such session";
-		else if (r < 0)
-			error = strerror(-r);
+	} else if (answer == KD_CTL_NO_SESSION) {
+		error = "no such session";
+	} else if (answer < 0) {
+		error = strerror(-answer);
 	}
 	if (ctx->json) {
 		struct kd_json j;

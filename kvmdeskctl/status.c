@@ -18,15 +18,10 @@ int kd_ctl_query_status(const char *runtime_dir, const char *daemon,
 			Kdipc__CtlReply **reply)
 {
 	char path[320];
-	int n = snprintf(path, sizeof(path), "%s/%s-ctl.sock", runtime_dir,
-			 daemon);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		return -ENAMETOOLONG;
-	Kdipc__StatusRequest sr = KDIPC__STATUS_REQUEST__INIT;
-	Kdipc__CtlRequest req = KDIPC__CTL_REQUEST__INIT;
-	req.msg_case = KDIPC__CTL_REQUEST__MSG_STATUS;
-	req.status = &sr;
-	return kd_ctl_call(path, &req, KD_CTL_TIMEOUT_MS, reply);
+	int r = kd_ctl_socket_path(runtime_dir, daemon, path, sizeof(path));
+	if (r < 0)
+		return r;
+	return kd_ctl_call_status(path, KD_CTL_TIMEOUT_MS, reply);
 }
 
 const char *kd_ctl_error_text(int err)

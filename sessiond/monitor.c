@@ -15,6 +15,7 @@
 #include <sodium.h>
 #include <systemd/sd-daemon.h>
 
+#include "ctl_server.h"
 #include "listen_fds.h"
 #include "log.h"
 #include "unix_socket.h"
@@ -416,13 +417,7 @@ static int open_sockets(struct kd_monitor *m)
 		r = m->handoff_fd;
 		goto out;
 	}
-	m->ctl_fd = open_unix(m->s.general.runtime_dir, "sessiond-ctl.sock",
-			      "sessiond-ctl", m->ctl_path);
-	if (m->ctl_fd < 0) {
-		r = m->ctl_fd;
-		goto out;
-	}
-	r = 0;
+	r = monitor_ctl_start(m);
 out:
 	kd_listen_fds_done();
 	return r;
@@ -538,7 +533,7 @@ int kd_monitor_new(const struct kd_monitor_settings *s, struct kd_monitor **out)
 	if (!m)
 		return -ENOMEM;
 	m->s = *s;
-	m->tcp_fd[0] = m->tcp_fd[1] = m->handoff_fd = m->ctl_fd = -1;
+	m->tcp_fd[0] = m->tcp_fd[1] = m->handoff_fd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	if (gethostname(m->hostname, sizeof(m->hostname) - 1) < 0)
 		snprintf(m->hostname, sizeof(m->hostname), "kvmdesk");
@@ -588,11 +583,10 @@ int kd_monitor_run(struct kd_monitor *m)
 	    !(m->tcp_ev[0] = watch(m, m->tcp_fd[0], on_tcp_accept, m)))
 		return -ENOMEM;
 	m->handoff_ev = watch(m, m->handoff_fd, monitor_accept_peer, m);
-	m->ctl_ev = watch(m, m->ctl_fd, monitor_accept_peer, m);
 	m->sig_term = evsignal_new(m->base, SIGTERM, on_stop_signal, m);
 	m->sig_int = evsignal_new(m->base, SIGINT, on_stop_signal, m);
 	m->sig_chld = evsignal_new(m->base, SIGCHLD, on_sigchld, m);
-	if (!m->handoff_ev || !m->ctl_ev || !m->sig_term || !m->sig_int ||
+	if (!m->handoff_ev || !m->sig_term || !m->sig_int ||
 	    !m->sig_chld || event_add(m->sig_term, NULL) < 0 ||
 	    event_add(m->sig_int, NULL) < 0 || event_add(m->sig_chld, NULL) < 0)
 		return -ENOMEM;
@@ -632,11 +626,9 @@ void kd_monitor_free(struct kd_monitor *m)
 	for (int i = 0; i < 2; i++)
 		close_listener(&m->tcp_ev[i], &m->tcp_fd[i]);
 	close_listener(&m->handoff_ev, &m->handoff_fd);
-	close_listener(&m->ctl_ev, &m->ctl_fd);
+	kd_ctl_server_destroy(m->ctl);
 	if (m->handoff_path[0])
 		unlink(m->handoff_path);
-	if (m->ctl_path[0])
-		unlink(m->ctl_path);
 	if (m->sig_term)
 		event_free(m->sig_term);
 	if (m->sig_int)

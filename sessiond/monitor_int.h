@@ -1,6 +1,6 @@
 /* Internals shared by monitor.c (sockets, processes, signals),
- * monitor_worker.c (the worker channel) and monitor_ctl.c (hand-off and
- * control sockets). */
+ * monitor_worker.c (the worker channel), monitor_handoff.c (the hand-off
+ * socket) and monitor_ctl.c (the control socket's answers). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,13 +33,12 @@ struct monitor_worker {
 	struct timespec authorized_at;
 };
 
-/* A connection on the hand-off or the control socket. */
+/* A connection on the hand-off socket. */
 struct monitor_peer {
 	struct kd_monitor *m;
 	struct monitor_peer *next;
 	int fd;
 	struct event *ev;
-	bool ctl;
 	bool hello;
 };
 
@@ -54,10 +53,11 @@ struct kd_monitor {
 
 	int tcp_fd[2];
 	struct event *tcp_ev[2];
-	int handoff_fd, ctl_fd;
-	char handoff_path[300], ctl_path[300]; /* set when we made the file */
-	struct event *handoff_ev, *ctl_ev;
+	int handoff_fd;
+	char handoff_path[300]; /* set when we made the file */
+	struct event *handoff_ev;
 	struct monitor_peer *peers;
+	struct kd_ctl_server *ctl;
 
 	struct monitor_worker *workers;
 	unsigned n_workers;
@@ -81,6 +81,10 @@ void monitor_worker_close_channel(struct monitor_worker *w);
 int monitor_worker_request_close(struct monitor_worker *w, const char *reason);
 void monitor_worker_reaped(struct monitor_worker *w, int status);
 
-/* monitor_ctl.c */
+/* monitor_handoff.c */
 void monitor_accept_peer(evutil_socket_t fd, short what, void *arg);
 void monitor_peers_free(struct kd_monitor *m);
+
+/* monitor_ctl.c: serves sessiond-ctl.sock on m->base (call between
+ * kd_listen_fds_collect and kd_listen_fds_done). 0 or -errno. */
+int monitor_ctl_start(struct kd_monitor *m);

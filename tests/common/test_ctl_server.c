@@ -125,7 +125,8 @@ static void setup(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/kd-ctl-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/test-ctl.sock", dir);
+	ck_assert_int_eq(kd_ctl_socket_path(dir, "test", path, sizeof(path)), 0);
+	ck_assert_str_eq(path + strlen(dir), "/test-ctl.sock");
 }
 
 static void teardown(void)
@@ -138,28 +139,17 @@ static void teardown(void)
 
 static Kdipc__CtlReply *call_status(void)
 {
-	Kdipc__StatusRequest sr = KDIPC__STATUS_REQUEST__INIT;
-	Kdipc__CtlRequest req = KDIPC__CTL_REQUEST__INIT;
-	req.msg_case = KDIPC__CTL_REQUEST__MSG_STATUS;
-	req.status = &sr;
 	Kdipc__CtlReply *reply = NULL;
-	ck_assert_int_eq(kd_ctl_call(path, &req, WAIT_MS, &reply), 0);
+	ck_assert_int_eq(kd_ctl_call_status(path, WAIT_MS, &reply), 0);
 	ck_assert_int_eq(reply->msg_case, KDIPC__CTL_REPLY__MSG_STATUS);
 	return reply;
 }
 
 static int call_close(uint64_t id)
 {
-	Kdipc__CloseSession cs = KDIPC__CLOSE_SESSION__INIT;
-	cs.conn_id = id;
-	Kdipc__CtlRequest req = KDIPC__CTL_REQUEST__INIT;
-	req.msg_case = KDIPC__CTL_REQUEST__MSG_CLOSE_SESSION;
-	req.close_session = &cs;
-	Kdipc__CtlReply *reply = NULL;
-	ck_assert_int_eq(kd_ctl_call(path, &req, WAIT_MS, &reply), 0);
-	ck_assert_int_eq(reply->msg_case, KDIPC__CTL_REPLY__MSG_CLOSE_SESSION);
-	int error = reply->close_session->error;
-	protobuf_c_message_free_unpacked(&reply->base, NULL);
+	int error = 1;
+	ck_assert_int_eq(kd_ctl_call_close_session(path, id, WAIT_MS, &error),
+			 0);
 	return error;
 }
 
@@ -432,12 +422,23 @@ END_TEST
 
 START_TEST(no_daemon_is_enoent)
 {
-	Kdipc__StatusRequest sr = KDIPC__STATUS_REQUEST__INIT;
-	Kdipc__CtlRequest req = KDIPC__CTL_REQUEST__INIT;
-	req.msg_case = KDIPC__CTL_REQUEST__MSG_STATUS;
-	req.status = &sr;
 	Kdipc__CtlReply *reply = NULL;
-	ck_assert_int_eq(kd_ctl_call(path, &req, WAIT_MS, &reply), -ENOENT);
+	ck_assert_int_eq(kd_ctl_call_status(path, WAIT_MS, &reply), -ENOENT);
+	int error = 1;
+	ck_assert_int_eq(kd_ctl_call_close_session(path, 7, WAIT_MS, &error),
+			 -ENOENT);
+	ck_assert_int_eq(error, 1);
+}
+END_TEST
+
+START_TEST(socket_path_too_long)
+{
+	char out[20];
+	ck_assert_int_eq(kd_ctl_socket_path("/run/kvmdesk", "sessiond", out,
+					    sizeof(out)),
+			 -ENAMETOOLONG);
+	ck_assert_int_eq(kd_ctl_socket_path("/r", "hidd", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "/r/hidd-ctl.sock");
 }
 END_TEST
 
@@ -475,12 +476,8 @@ START_TEST(hung_daemon_times_out)
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
 	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
 	ck_assert_int_eq(listen(l, 1), 0);
-	Kdipc__StatusRequest sr = KDIPC__STATUS_REQUEST__INIT;
-	Kdipc__CtlRequest req = KDIPC__CTL_REQUEST__INIT;
-	req.msg_case = KDIPC__CTL_REQUEST__MSG_STATUS;
-	req.status = &sr;
 	Kdipc__CtlReply *reply = NULL;
-	ck_assert_int_eq(kd_ctl_call(path, &req, 100, &reply), -ETIMEDOUT);
+	ck_assert_int_eq(kd_ctl_call_status(path, 100, &reply), -ETIMEDOUT);
 
 	int queued[64], n = 0;
 	while (n < 64) {
@@ -492,7 +489,7 @@ START_TEST(hung_daemon_times_out)
 		queued[n++] = c;
 	}
 	ck_assert_int_lt(n, 64); /* the backlog is full now */
-	ck_assert_int_eq(kd_ctl_call(path, &req, 100, &reply), -ETIMEDOUT);
+	ck_assert_int_eq(kd_ctl_call_status(path, 100, &reply), -ETIMEDOUT);
 	while (n > 0)
 		close(queued[--n]);
 	close(l);
@@ -532,6 +529,7 @@ int main(void)
 	tcase_add_test(tc, foreign_user_refused);
 	tcase_add_test(tc, takes_the_systemd_socket);
 	tcase_add_test(tc, no_daemon_is_enoent);
+	tcase_add_test(tc, socket_path_too_long);
 	tcase_add_test(tc, client_limit);
 	tcase_add_test(tc, hung_daemon_times_out);
 	tcase_add_test(tc, bad_arguments);

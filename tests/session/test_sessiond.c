@@ -14,11 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl_server.h"
 #include "frame_codec.h"
 #include "harness.h"
-#include "ipc.h"
 #include "rd_client.h"
-#include "unix_socket.h"
 
 #define PASSWORD "Passw0rd!"
 #define T_MS 5000
@@ -90,13 +89,34 @@ static void check_peer_info(const Hbb__LoginResponse *lr)
 	ck_assert(pi->displays[0]->scale == 1.0);
 }
 
+/* Logs in with the right password and checks the PeerInfo answer. */
+static void login_ok(struct rd_client *c)
+{
+	Hbb__Message *m;
+
+	check_peer_info(login(c, PASSWORD, &m));
+	hbb__message__free_unpacked(m, NULL);
+}
+
+/* The next LoginResponse is the given error. */
+static void login_refused(struct rd_client *c, const char *error)
+{
+	Hbb__Message *m = rd_client_recv_type(
+		c, HBB__MESSAGE__UNION_LOGIN_RESPONSE, T_MS, NULL);
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(m->login_response->union_case,
+			 HBB__LOGIN_RESPONSE__UNION_ERROR);
+	ck_assert_str_eq(m->login_response->error, error);
+	hbb__message__free_unpacked(m, NULL);
+}
+
 START_TEST(direct_login_gets_peer_info)
 {
 	struct rd_client *c = direct_client("127.0.0.1");
 	Hbb__Message *m;
 
-	check_peer_info(login(c, PASSWORD, &m));
-	hbb__message__free_unpacked(m, NULL);
+	login_ok(c);
 	/* keep-alive probes keep coming after login, and are echoed */
 	m = rd_client_recv_type(c, HBB__MESSAGE__UNION_TEST_DELAY, 3000, NULL);
 	ck_assert_ptr_nonnull(m);
@@ -115,8 +135,7 @@ START_TEST(wrong_then_right_on_same_connection)
 	ck_assert_int_eq(lr->union_case, HBB__LOGIN_RESPONSE__UNION_ERROR);
 	ck_assert_str_eq(lr->error, "Wrong Password");
 	hbb__message__free_unpacked(m, NULL);
-	check_peer_info(login(c, PASSWORD, &m));
-	hbb__message__free_unpacked(m, NULL);
+	login_ok(c);
 	rd_client_free(c);
 }
 END_TEST
@@ -133,8 +152,7 @@ START_TEST(empty_password_gets_no_reply)
 				&err);
 	ck_assert_ptr_null(m);
 	ck_assert_int_eq(err, -ETIMEDOUT);
-	check_peer_info(login(c, PASSWORD, &m));
-	hbb__message__free_unpacked(m, NULL);
+	login_ok(c);
 	rd_client_free(c);
 }
 END_TEST
@@ -179,8 +197,7 @@ START_TEST(eighth_wrong_try_is_throttled)
 	hbb__message__free_unpacked(m, NULL);
 	rd_client_free(c);
 	c = direct_client("127.0.0.4");
-	check_peer_info(login(c, PASSWORD, &m));
-	hbb__message__free_unpacked(m, NULL);
+	login_ok(c);
 	rd_client_free(c);
 }
 END_TEST
@@ -212,8 +229,7 @@ START_TEST(secure_handoff_encrypts_and_logs_in)
 
 	ck_assert(rd_client_signature_ok(c));
 	ck_assert(rd_client_encrypted(c));
-	check_peer_info(login(c, PASSWORD, &m));
-	hbb__message__free_unpacked(m, NULL);
+	login_ok(c);
 	m = rd_client_recv_type(c, HBB__MESSAGE__UNION_TEST_DELAY, 3000, NULL);
 	ck_assert_ptr_nonnull(m);
 	hbb__message__free_unpacked(m, NULL);
@@ -225,7 +241,6 @@ START_TEST(secure_handoff_wrong_key_falls_back_to_clear)
 {
 	uint8_t other[32];
 	struct rd_client *c;
-	Hbb__Message *m;
 
 	memcpy(other, H.pubkey, 32);
 	other[0] ^= 0x55;
@@ -233,8 +248,7 @@ START_TEST(secure_handoff_wrong_key_falls_back_to_clear)
 	c = handed_off_client(true, H.device_id, other);
 	ck_assert(!rd_client_signature_ok(c));
 	ck_assert(!rd_client_encrypted(c));
-	check_peer_info(login(c, PASSWORD, &m));
-	hbb__message__free_unpacked(m, NULL);
+	login_ok(c);
 	rd_client_free(c);
 }
 END_TEST
@@ -243,11 +257,9 @@ START_TEST(secure_handoff_client_without_key_gets_clear_session)
 {
 	/* case A: the client has no signed pk, sends an empty message */
 	struct rd_client *c = handed_off_client(true, H.device_id, NULL);
-	Hbb__Message *m;
 
 	ck_assert(!rd_client_encrypted(c));
-	check_peer_info(login(c, PASSWORD, &m));
-	hbb__message__free_unpacked(m, NULL);
+	login_ok(c);
 	rd_client_free(c);
 }
 END_TEST
@@ -256,18 +268,12 @@ START_TEST(secure_handoff_other_id_gets_clear_session)
 {
 	/* case C: the signature is ours but for another id than dialed */
 	struct rd_client *c = handed_off_client(true, "555555555", H.pubkey);
-	Hbb__Message *r;
-	int err = 0;
 
 	ck_assert(!rd_client_signature_ok(c));
 	ck_assert(!rd_client_encrypted(c));
 	/* dialing another id is "Offline" for us */
 	ck_assert_int_eq(rd_client_send_login(c, PASSWORD, NULL, NULL), 0);
-	r = rd_client_recv_type(c, HBB__MESSAGE__UNION_LOGIN_RESPONSE, T_MS,
-				&err);
-	ck_assert_ptr_nonnull(r);
-	ck_assert_str_eq(r->login_response->error, "Offline");
-	hbb__message__free_unpacked(r, NULL);
+	login_refused(c, "Offline");
 	rd_client_free(c);
 }
 END_TEST
@@ -275,11 +281,9 @@ END_TEST
 START_TEST(insecure_handoff_sends_hash_first)
 {
 	struct rd_client *c = handed_off_client(false, H.device_id, NULL);
-	Hbb__Message *m;
 
 	ck_assert(!rd_client_encrypted(c));
-	check_peer_info(login(c, PASSWORD, &m));
-	hbb__message__free_unpacked(m, NULL);
+	login_ok(c);
 	rd_client_free(c);
 }
 END_TEST
@@ -333,18 +337,11 @@ START_TEST(session_kinds_refused)
 {
 	const struct kind_case *k = &kinds[_i];
 	struct rd_client *c = direct_client("127.0.0.1");
-	Hbb__Message *m;
 
 	ck_assert_int_eq(rd_client_send_login(c, PASSWORD, set_kind,
 					      (void *)k),
 			 0);
-	m = rd_client_recv_type(c, HBB__MESSAGE__UNION_LOGIN_RESPONSE, T_MS,
-				NULL);
-	ck_assert_ptr_nonnull(m);
-	ck_assert_int_eq(m->login_response->union_case,
-			 HBB__LOGIN_RESPONSE__UNION_ERROR);
-	ck_assert_str_eq(m->login_response->error, k->error);
-	hbb__message__free_unpacked(m, NULL);
+	login_refused(c, k->error);
 	ck_assert_int_eq(rd_client_wait_closed(c, 4000, NULL, 0), 0);
 	rd_client_free(c);
 }
@@ -363,11 +360,7 @@ START_TEST(unknown_username_is_offline)
 	ck_assert_int_eq(rd_client_send_login(c, PASSWORD, set_username,
 					      "someone-else"),
 			 0);
-	m = rd_client_recv_type(c, HBB__MESSAGE__UNION_LOGIN_RESPONSE, T_MS,
-				NULL);
-	ck_assert_ptr_nonnull(m);
-	ck_assert_str_eq(m->login_response->error, "Offline");
-	hbb__message__free_unpacked(m, NULL);
+	login_refused(c, "Offline");
 	ck_assert_int_eq(rd_client_wait_closed(c, 4000, NULL, 0), 0);
 	rd_client_free(c);
 
@@ -393,20 +386,14 @@ static void set_my_id(Hbb__LoginRequest *lr, void *arg)
 START_TEST(scope_change_not_allowed)
 {
 	struct rd_client *c = direct_client("127.0.0.6");
-	Hbb__Message *m;
 	char reason[128];
 
-	m = NULL;
 	ck_assert_int_eq(rd_client_send_login(c, NULL, set_my_id, "111111111"),
 			 0);
 	ck_assert_int_eq(rd_client_send_login(c, PASSWORD, set_my_id,
 					      "222222222"),
 			 0);
-	m = rd_client_recv_type(c, HBB__MESSAGE__UNION_LOGIN_RESPONSE, T_MS,
-				NULL);
-	ck_assert_ptr_nonnull(m);
-	ck_assert_str_eq(m->login_response->error, "Connection not allowed");
-	hbb__message__free_unpacked(m, NULL);
+	login_refused(c, "Connection not allowed");
 	ck_assert_int_eq(rd_client_wait_closed(c, 4000, reason, sizeof(reason)),
 			 0);
 	rd_client_free(c);
@@ -415,38 +402,43 @@ END_TEST
 
 /* ---- bad input --------------------------------------------------------- */
 
+/* A session that still works echoes a client's TestDelay probe. */
+static void assert_probe_echoed(struct rd_client *c, int64_t time)
+{
+	Hbb__Message probe = HBB__MESSAGE__INIT, *m;
+	Hbb__TestDelay td = HBB__TEST_DELAY__INIT;
+
+	td.from_client = true;
+	td.time = time;
+	probe.union_case = HBB__MESSAGE__UNION_TEST_DELAY;
+	probe.test_delay = &td;
+	ck_assert_int_eq(rd_client_send(c, &probe), 0);
+	for (;;) {
+		m = rd_client_recv_type(c, HBB__MESSAGE__UNION_TEST_DELAY, T_MS,
+					NULL);
+		ck_assert_ptr_nonnull(m);
+		if (m->test_delay->from_client)
+			break;
+		hbb__message__free_unpacked(m, NULL);
+	}
+	ck_assert_int_eq(m->test_delay->time, time);
+	hbb__message__free_unpacked(m, NULL);
+}
+
 START_TEST(garbage_closes_only_that_connection)
 {
 	struct rd_client *good = direct_client("127.0.0.1");
 	struct rd_client *bad = direct_client("127.0.0.1");
 	/* a frame whose payload is not a Message (wire type 7) */
 	static const uint8_t junk[] = { 0x10, 0x0f, 0xff, 0xff, 0xff };
-	Hbb__Message *m, probe = HBB__MESSAGE__INIT;
-	Hbb__TestDelay td = HBB__TEST_DELAY__INIT;
 
-	m = NULL;
-	check_peer_info(login(good, PASSWORD, &m));
-	hbb__message__free_unpacked(m, NULL);
+	login_ok(good);
 	ck_assert_int_eq(rd_client_send_raw(bad, junk, sizeof(junk)), 0);
 	ck_assert_int_eq(rd_client_wait_closed(bad, 3000, NULL, 0), 0);
 	rd_client_free(bad);
 
-	/* the other session still answers: a client probe is echoed */
-	td.from_client = true;
-	td.time = 4242;
-	probe.union_case = HBB__MESSAGE__UNION_TEST_DELAY;
-	probe.test_delay = &td;
-	ck_assert_int_eq(rd_client_send(good, &probe), 0);
-	for (;;) {
-		m = rd_client_recv_type(good, HBB__MESSAGE__UNION_TEST_DELAY,
-					T_MS, NULL);
-		ck_assert_ptr_nonnull(m);
-		if (m->test_delay->from_client)
-			break;
-		hbb__message__free_unpacked(m, NULL);
-	}
-	ck_assert_int_eq(m->test_delay->time, 4242);
-	hbb__message__free_unpacked(m, NULL);
+	/* the other session still answers */
+	assert_probe_echoed(good, 4242);
 	rd_client_free(good);
 }
 END_TEST
@@ -468,14 +460,13 @@ END_TEST
 START_TEST(wrong_message_before_login_is_ignored)
 {
 	struct rd_client *c = direct_client("127.0.0.1");
-	Hbb__Message m = HBB__MESSAGE__INIT, *r;
+	Hbb__Message m = HBB__MESSAGE__INIT;
 	Hbb__KeyEvent ke = HBB__KEY_EVENT__INIT;
 
 	m.union_case = HBB__MESSAGE__UNION_KEY_EVENT;
 	m.key_event = &ke;
 	ck_assert_int_eq(rd_client_send(c, &m), 0);
-	check_peer_info(login(c, PASSWORD, &r));
-	hbb__message__free_unpacked(r, NULL);
+	login_ok(c);
 	rd_client_free(c);
 
 	/* a flood of them closes the connection */
@@ -490,11 +481,10 @@ END_TEST
 START_TEST(peer_only_message_from_client_closes)
 {
 	struct rd_client *c = direct_client("127.0.0.1");
-	Hbb__Message m = HBB__MESSAGE__INIT, *r;
+	Hbb__Message m = HBB__MESSAGE__INIT;
 	Hbb__Hash h = HBB__HASH__INIT;
 
-	check_peer_info(login(c, PASSWORD, &r));
-	hbb__message__free_unpacked(r, NULL);
+	login_ok(c);
 	h.salt = "x";
 	h.challenge = "y";
 	m.union_case = HBB__MESSAGE__UNION_HASH;
@@ -508,11 +498,10 @@ END_TEST
 START_TEST(client_close_reason_ends_session)
 {
 	struct rd_client *c = direct_client("127.0.0.1");
-	Hbb__Message m = HBB__MESSAGE__INIT, *r;
+	Hbb__Message m = HBB__MESSAGE__INIT;
 	Hbb__Misc misc = HBB__MISC__INIT;
 
-	check_peer_info(login(c, PASSWORD, &r));
-	hbb__message__free_unpacked(r, NULL);
+	login_ok(c);
 	misc.union_case = HBB__MISC__UNION_CLOSE_REASON;
 	misc.close_reason = "";
 	m.union_case = HBB__MESSAGE__UNION_MISC;
@@ -611,17 +600,13 @@ static int children_of(pid_t pid, int *out, int max)
 START_TEST(a_dead_worker_takes_only_its_session)
 {
 	struct rd_client *a = direct_client("127.0.0.10"), *b;
-	Hbb__Message *m, probe = HBB__MESSAGE__INIT;
-	Hbb__TestDelay td = HBB__TEST_DELAY__INIT;
 	int before[64], after[64], nb, na, victim = -1;
 
-	check_peer_info(login(a, PASSWORD, &m));
-	hbb__message__free_unpacked(m, NULL);
+	login_ok(a);
 	usleep(200 * 1000);
 	nb = children_of(H.procs[0].pid, before, 64);
 	b = direct_client("127.0.0.11");
-	check_peer_info(login(b, PASSWORD, &m));
-	hbb__message__free_unpacked(m, NULL);
+	login_ok(b);
 	na = children_of(H.procs[0].pid, after, 64);
 	for (int i = 0; i < na; i++) {
 		bool old = false;
@@ -636,92 +621,60 @@ START_TEST(a_dead_worker_takes_only_its_session)
 	ck_assert_int_eq(rd_client_wait_closed(b, 3000, NULL, 0), 0);
 	rd_client_free(b);
 
-	td.from_client = true;
-	td.time = 77;
-	probe.union_case = HBB__MESSAGE__UNION_TEST_DELAY;
-	probe.test_delay = &td;
-	ck_assert_int_eq(rd_client_send(a, &probe), 0);
-	for (;;) {
-		m = rd_client_recv_type(a, HBB__MESSAGE__UNION_TEST_DELAY, T_MS,
-					NULL);
-		ck_assert_ptr_nonnull(m);
-		if (m->test_delay->from_client)
-			break;
-		hbb__message__free_unpacked(m, NULL);
-	}
-	ck_assert_int_eq(m->test_delay->time, 77);
-	hbb__message__free_unpacked(m, NULL);
+	assert_probe_echoed(a, 77);
 	rd_client_free(a);
 }
 END_TEST
 
 /* ---- control socket and stop ------------------------------------------ */
 
-static Kdipc__CtlReply *ctl_call(int s, Kdipc__CtlRequest *q)
+static const char *ctl_path(void)
 {
-	ProtobufCMessage *pm = NULL;
+	static char path[512];
 
-	ck_assert_int_eq(kd_ipc_send(s, &q->base, -1), 0);
-	for (int i = 0; i < 200; i++) {
-		int r = kd_ipc_recv(s, &kdipc__ctl_reply__descriptor, &pm, NULL);
-		if (r == 0)
-			return (Kdipc__CtlReply *)pm;
-		ck_assert_int_eq(r, -EAGAIN);
-		usleep(10000);
-	}
-	ck_abort_msg("no reply on the control socket");
-	return NULL;
+	ck_assert_int_eq(kd_ctl_socket_path(H.runtime_dir, "sessiond", path,
+					    sizeof(path)),
+			 0);
+	return path;
+}
+
+static int ctl_close_session(uint64_t conn_id)
+{
+	int error = 1;
+
+	ck_assert_int_eq(kd_ctl_call_close_session(ctl_path(), conn_id, T_MS,
+						   &error),
+			 0);
+	return error;
 }
 
 START_TEST(ctl_status_lists_sessions_and_closes_one)
 {
 	struct rd_client *c = direct_client("127.0.0.7");
-	Hbb__Message *m;
-	char path[512], reason[128];
-	Kdipc__CtlRequest q = KDIPC__CTL_REQUEST__INIT;
-	Kdipc__Hello hello = KDIPC__HELLO__INIT;
-	Kdipc__StatusRequest sr = KDIPC__STATUS_REQUEST__INIT;
-	Kdipc__CloseSession cs = KDIPC__CLOSE_SESSION__INIT;
-	Kdipc__CtlReply *rep;
+	char reason[128];
+	Kdipc__CtlReply *rep = NULL;
 	uint64_t conn_id = 0;
-	int s;
 
-	check_peer_info(login(c, PASSWORD, &m));
-	hbb__message__free_unpacked(m, NULL);
+	login_ok(c);
 	usleep(100 * 1000);
-	snprintf(path, sizeof(path), "%s/sessiond-ctl.sock", H.runtime_dir);
-	s = kd_unix_connect(path);
-	ck_assert_int_ge(s, 0);
-	kd_ipc_hello_init(&hello, "test", 0);
-	q.msg_case = KDIPC__CTL_REQUEST__MSG_HELLO;
-	q.hello = &hello;
-	rep = ctl_call(s, &q);
-	ck_assert_int_eq(rep->msg_case, KDIPC__CTL_REPLY__MSG_HELLO);
-	protobuf_c_message_free_unpacked(&rep->base, NULL);
-
-	q.msg_case = KDIPC__CTL_REQUEST__MSG_STATUS;
-	q.status = &sr;
-	rep = ctl_call(s, &q);
-	ck_assert_int_eq(rep->msg_case, KDIPC__CTL_REPLY__MSG_STATUS);
+	ck_assert_int_eq(kd_ctl_call_status(ctl_path(), T_MS, &rep), 0);
 	ck_assert_str_eq(rep->status->component, "sessiond");
+	ck_assert_int_eq(rep->status->pid, H.procs[0].pid);
+	ck_assert_str_ne(rep->status->state, "");
 	for (size_t i = 0; i < rep->status->n_sessions; i++) {
 		Kdipc__SessionInfo *si = rep->status->sessions[i];
 		if (si->authorized && strncmp(si->peer_addr, "127.0.0.7:", 10) == 0) {
 			conn_id = si->conn_id;
 			ck_assert_str_eq(si->how, "direct");
 			ck_assert_str_eq(si->peer_id, "987654321");
+			ck_assert_int_gt(si->since_unix, 0);
 		}
 	}
 	protobuf_c_message_free_unpacked(&rep->base, NULL);
 	ck_assert_uint_ne(conn_id, 0);
 
-	q.msg_case = KDIPC__CTL_REQUEST__MSG_CLOSE_SESSION;
-	cs.conn_id = conn_id;
-	q.close_session = &cs;
-	rep = ctl_call(s, &q);
-	ck_assert_int_eq(rep->close_session->error, 0);
-	protobuf_c_message_free_unpacked(&rep->base, NULL);
-	close(s);
+	ck_assert_int_eq(ctl_close_session(conn_id + 1000), -ENOENT);
+	ck_assert_int_eq(ctl_close_session(conn_id), 0);
 	ck_assert_int_eq(rd_client_wait_closed(c, 3000, reason, sizeof(reason)),
 			 0);
 	ck_assert_str_eq(reason, "Closed manually by the peer");
@@ -754,12 +707,10 @@ static bool daemon_exits(pid_t pid, int timeout_ms)
 START_TEST(sigterm_closes_sessions_politely)
 {
 	struct rd_client *c = direct_client("127.0.0.1");
-	Hbb__Message *m;
 	char reason[128];
 	pid_t pid = H.procs[0].pid;
 
-	check_peer_info(login(c, PASSWORD, &m));
-	hbb__message__free_unpacked(m, NULL);
+	login_ok(c);
 	/* the test runs in a child of the harness: signal, don't reap */
 	ck_assert_int_eq(kill(pid, SIGTERM), 0);
 	ck_assert_int_eq(rd_client_wait_closed(c, 3000, reason, sizeof(reason)),
@@ -835,10 +786,8 @@ static void setup_dual_stack(void)
 START_TEST(dual_stack_listener_takes_ipv4)
 {
 	struct rd_client *c = direct_client("127.0.0.1");
-	Hbb__Message *m;
 
-	check_peer_info(login(c, PASSWORD, &m));
-	hbb__message__free_unpacked(m, NULL);
+	login_ok(c);
 	rd_client_free(c);
 }
 END_TEST
@@ -854,14 +803,12 @@ static void setup_no_direct(void)
 START_TEST(direct_ip_off_closes_the_port_not_the_handoff)
 {
 	struct rd_client *c;
-	Hbb__Message *m;
 
 	ck_assert_int_eq(rd_client_tcp_connect("127.0.0.1", H.port, NULL, 2000),
 			 -ECONNREFUSED);
 	c = handed_off_client(true, H.device_id, H.pubkey);
 	ck_assert(rd_client_encrypted(c));
-	check_peer_info(login(c, PASSWORD, &m));
-	hbb__message__free_unpacked(m, NULL);
+	login_ok(c);
 	rd_client_free(c);
 }
 END_TEST

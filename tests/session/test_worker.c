@@ -175,7 +175,8 @@ static void spin(void)
 		event_base_loop(base, EVLOOP_NONBLOCK);
 }
 
-static void start_worker(bool secure)
+static void start_worker_with(bool secure,
+			      const struct kd_worker_service *const *services)
 {
 	struct kd_worker_params p = { 0 };
 
@@ -195,12 +196,17 @@ static void start_worker(bool secure)
 	p.conn_id = 7;
 	p.display_width = 800;
 	p.display_height = 600;
-	p.services = fake_services;
+	p.services = services;
 	p.to_monitor = to_monitor;
 	p.on_finished = on_finished;
 	ck_assert_int_eq(kd_worker_new(base, pair[0], &p, &w), 0);
 	ck_assert_int_eq(kd_worker_start(w), 0);
 	spin();
+}
+
+static void start_worker(bool secure)
+{
+	start_worker_with(secure, fake_services);
 }
 
 static void stop_worker(void)
@@ -385,24 +391,10 @@ END_TEST
 
 START_TEST(default_display_without_services)
 {
-	struct kd_worker_params p = { 0 };
 	static const struct kd_worker_service *const none[] = { NULL };
 	Hbb__Message *m;
 
-	memset(&mon, 0, sizeof(mon));
-	kd_secure_channel_init(&client_ch, NULL);
-	ck_assert_int_eq(bufferevent_pair_new(base, 0, pair), 0);
-	bufferevent_enable(pair[1], EV_READ);
-	p.device_id = DEVICE_ID;
-	p.salt = SALT;
-	p.challenge = CHALLENGE;
-	p.display_width = 800;
-	p.display_height = 600;
-	p.services = none;
-	p.to_monitor = to_monitor;
-	ck_assert_int_eq(kd_worker_new(base, pair[0], &p, &w), 0);
-	ck_assert_int_eq(kd_worker_start(w), 0);
-	spin();
+	start_worker_with(false, none);
 	login_ok();
 	m = client_recv_type(HBB__MESSAGE__UNION_LOGIN_RESPONSE);
 	ck_assert_ptr_nonnull(m);
