@@ -54,6 +54,10 @@ struct kd_worker {
 	char *peer_id, *peer_name;
 	unsigned ignored_before_login;
 
+	/* an oversized frame being dropped as it arrives */
+	size_t skip_left;
+	bool skip_logged;
+
 	/* keep-alive and timeouts (monotonic ms) */
 	struct event *tick, *close_timer;
 	uint64_t start_ms, last_recv_ms, probe_sent_ms, out_progress_ms;
@@ -718,6 +722,34 @@ static void handle_frame(struct kd_worker *w, uint8_t *data, size_t len)
 	dispatch(w, m);
 }
 
+/* A frame larger than we keep. Before login nothing legitimate is big, so
+ * it closes. After login the real client does send big ones (an image on
+ * its clipboard; the real peer accepts any 30-bit frame), so such a frame is
+ * dropped as it streams in, never buffered, and the session goes on.
+ * Returns false when the connection was closed. */
+static bool start_skip(struct kd_worker *w, struct evbuffer *in,
+		       const uint8_t *hdr, size_t got)
+{
+	size_t hl, n;
+
+	if (w->state != WS_AUTHORIZED ||
+	    kd_frame_header_decode(hdr, got, KD_FRAME_PAYLOAD_MAX, &hl, &n) < 0) {
+		protocol_error(w, "frame larger than the limit");
+		return false;
+	}
+	if (!w->skip_logged) {
+		kd_notice("connection %llu from %s: dropping a %zu-byte message "
+			  "(limit %zu)", (unsigned long long)w->p.conn_id,
+			  w->peer_addr, n, w->p.max_payload);
+		w->skip_logged = true;
+	}
+	/* it still took its place in the nonce sequence */
+	kd_secure_channel_skip(&w->ch, n);
+	evbuffer_drain(in, hl);
+	w->skip_left = n;
+	return true;
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct kd_worker *w = arg;
@@ -732,6 +764,15 @@ static void on_read(struct bufferevent *bev, void *arg)
 		uint8_t *data;
 		int r;
 
+		if (w->skip_left) {
+			n = avail < w->skip_left ? avail : w->skip_left;
+			if (!n)
+				return;
+			evbuffer_drain(in, n);
+			w->skip_left -= n;
+			w->last_recv_ms = now_ms();
+			continue;
+		}
 		got = evbuffer_copyout(in, hdr, avail < sizeof(hdr) ? avail :
 								     sizeof(hdr));
 		if (got <= 0)
@@ -740,8 +781,9 @@ static void on_read(struct bufferevent *bev, void *arg)
 		if (r == KD_FRAME_INCOMPLETE)
 			return;
 		if (r < 0) {
-			protocol_error(w, "frame larger than the limit");
-			return;
+			if (!start_skip(w, in, hdr, (size_t)got))
+				return;
+			continue;
 		}
 		if (avail < hl + n)
 			return; /* slow senders are caught by the timeouts */
