@@ -312,12 +312,29 @@ static void refuse_login(struct kd_worker *w, const char *error)
 
 /* ---- handshake --------------------------------------------------------- */
 
+static void send_permission_off(struct kd_worker *w,
+				Hbb__PermissionInfo__Permission which)
+{
+	Hbb__Message m = HBB__MESSAGE__INIT;
+	Hbb__Misc misc = HBB__MISC__INIT;
+	Hbb__PermissionInfo perm = HBB__PERMISSION_INFO__INIT;
+
+	if (w->state == WS_DONE)
+		return;
+	perm.permission = which;
+	perm.enabled = false;
+	misc.union_case = HBB__MISC__UNION_PERMISSION_INFO;
+	misc.permission_info = &perm;
+	m.union_case = HBB__MESSAGE__UNION_MISC;
+	m.misc = &misc;
+	send_or_finish(w, &m);
+}
+
 static void send_hash(struct kd_worker *w)
 {
 	Hbb__Message m = HBB__MESSAGE__INIT;
 	Hbb__Hash h = HBB__HASH__INIT;
-	Hbb__Misc misc = HBB__MISC__INIT;
-	Hbb__PermissionInfo perm = HBB__PERMISSION_INFO__INIT;
+	bool typed = false;
 
 	h.salt = w->salt;
 	h.challenge = w->challenge;
@@ -328,14 +345,22 @@ static void send_hash(struct kd_worker *w)
 		return;
 	w->state = WS_LOGIN;
 
-	/* A KVM has no file system to offer (spec connection §7.1 step 3). */
-	perm.permission = HBB__PERMISSION_INFO__PERMISSION__File;
-	perm.enabled = false;
-	misc.union_case = HBB__MISC__UNION_PERMISSION_INFO;
-	misc.permission_info = &perm;
-	m.union_case = HBB__MESSAGE__UNION_MISC;
-	m.misc = &misc;
-	send_or_finish(w, &m);
+	/* Like the real peer, one PermissionInfo per disabled permission
+	 * (spec connection §7.1 step 3). A KVM has no file system to offer.
+	 * The client syncs its clipboard (images too, many MiB) only while
+	 * the clipboard permission is on (ui_session_interface.rs,
+	 * is_text_clipboard_required): it is on only when [hid]
+	 * type_clipboard makes use of it. No audio source: audio off. */
+	send_permission_off(w, HBB__PERMISSION_INFO__PERMISSION__File);
+	if (kd_config_get_bool(w->p.config, "hid", "type_clipboard", false,
+			       &typed) < 0 || !typed)
+		send_permission_off(w,
+				    HBB__PERMISSION_INFO__PERMISSION__Clipboard);
+	if (strcmp(kd_config_get_or(w->p.config, "audio", "source", "none"),
+		   "none") == 0)
+		send_permission_off(w, HBB__PERMISSION_INFO__PERMISSION__Audio);
+	if (w->state == WS_DONE)
+		return;
 	/* first keep-alive tick at once, then every second */
 	event_active(w->tick, EV_TIMEOUT, 0);
 }

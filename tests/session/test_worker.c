@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "config.h"
 #include "frame_codec.h"
 #include "log.h"
 #include "password.h"
@@ -136,6 +137,7 @@ static struct {
 } mon;
 static struct kd_secure_channel client_ch;
 static size_t test_max_payload; /* 0: the worker's default */
+static struct kd_config *test_cfg; /* NULL: every key at its default */
 
 static int to_monitor(void *ctx, const Kdipc__WorkerToMonitor *m)
 {
@@ -197,6 +199,7 @@ static void start_worker(bool secure)
 	p.display_width = 800;
 	p.display_height = 600;
 	p.max_payload = test_max_payload;
+	p.config = test_cfg;
 	p.services = fake_services;
 	p.to_monitor = to_monitor;
 	p.on_finished = on_finished;
@@ -342,6 +345,8 @@ static void teardown(void)
 {
 	if (w)
 		stop_worker();
+	kd_config_free(test_cfg);
+	test_cfg = NULL;
 	event_base_free(base);
 }
 
@@ -636,6 +641,48 @@ START_TEST(oversized_frame_before_login_closes)
 }
 END_TEST
 
+/* Bit i set: PermissionInfo i arrived before login, disabled. */
+static unsigned permissions_off_before_login(void)
+{
+	unsigned off = 0;
+	Hbb__Message *m;
+
+	while ((m = client_recv_type(HBB__MESSAGE__UNION_MISC))) {
+		if (m->misc->union_case == HBB__MISC__UNION_PERMISSION_INFO &&
+		    !m->misc->permission_info->enabled)
+			off |= 1u << m->misc->permission_info->permission;
+		hbb__message__free_unpacked(m, NULL);
+	}
+	return off;
+}
+
+/* The real client syncs its clipboard (images included) and shows audio
+ * controls while those permissions are on: they are announced off unless
+ * the box uses them. */
+START_TEST(unused_permissions_announced_off)
+{
+	start_worker(false);
+	ck_assert_uint_eq(permissions_off_before_login(),
+			  1u << HBB__PERMISSION_INFO__PERMISSION__File |
+				  1u << HBB__PERMISSION_INFO__PERMISSION__Clipboard |
+				  1u << HBB__PERMISSION_INFO__PERMISSION__Audio);
+}
+END_TEST
+
+START_TEST(used_permissions_stay_on)
+{
+	static const char text[] = "[hid]\ntype_clipboard = yes\n"
+				   "[audio]\nsource = alsa:hw:1\n";
+
+	ck_assert_int_eq(kd_config_parse(text, sizeof(text) - 1, &test_cfg,
+					 NULL, 0),
+			 0);
+	start_worker(false);
+	ck_assert_uint_eq(permissions_off_before_login(),
+			  1u << HBB__PERMISSION_INFO__PERMISSION__File);
+}
+END_TEST
+
 START_TEST(close_reason_before_login_ends)
 {
 	Hbb__Message m = HBB__MESSAGE__INIT;
@@ -672,6 +719,8 @@ int main(void)
 	tcase_add_test(tc, secure_handshake_then_encrypted_hash);
 	tcase_add_test(tc, oversized_frame_after_login_is_dropped);
 	tcase_add_test(tc, oversized_frame_before_login_closes);
+	tcase_add_test(tc, unused_permissions_announced_off);
+	tcase_add_test(tc, used_permissions_stay_on);
 	tcase_add_test(tc, close_reason_before_login_ends);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
