@@ -683,6 +683,39 @@ START_TEST(used_permissions_stay_on)
 }
 END_TEST
 
+/* client.rs check_if_retry (1.4.x): an "error"/"Connection Error" box is
+ * retried unless the text has one of these (lower-cased). */
+static bool client_would_retry(const char *text)
+{
+	static const char *const stop[] = { "offline", "not exist",
+					    "handshake", "failed", "resolve",
+					    "mismatch", "manually",
+					    "not allowed" };
+	char low[128];
+	size_t i;
+
+	for (i = 0; text[i] && i < sizeof(low) - 1; i++)
+		low[i] = (char)(text[i] >= 'A' && text[i] <= 'Z' ?
+					text[i] + 32 : text[i]);
+	low[i] = 0;
+	for (i = 0; i < sizeof(stop) / sizeof(stop[0]); i++)
+		if (strstr(low, stop[i]))
+			return false;
+	return true;
+}
+
+/* Closes that retrying cannot cure must not make the client reconnect in
+ * a loop. */
+START_TEST(final_close_reasons_stop_client_retry)
+{
+	ck_assert(!client_would_retry(KD_CLOSE_MANUALLY));
+	ck_assert(!client_would_retry(KD_CLOSE_INACTIVITY));
+	ck_assert(!client_would_retry(KD_CLOSE_NO_CODEC));
+	/* the text used before: the client retried it forever */
+	ck_assert(client_would_retry("No video codec supported by both sides"));
+}
+END_TEST
+
 START_TEST(close_reason_before_login_ends)
 {
 	Hbb__Message m = HBB__MESSAGE__INIT;
@@ -721,6 +754,7 @@ int main(void)
 	tcase_add_test(tc, oversized_frame_before_login_closes);
 	tcase_add_test(tc, unused_permissions_announced_off);
 	tcase_add_test(tc, used_permissions_stay_on);
+	tcase_add_test(tc, final_close_reasons_stop_client_retry);
 	tcase_add_test(tc, close_reason_before_login_ends);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
