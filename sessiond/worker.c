@@ -350,8 +350,13 @@ static void send_hash(struct kd_worker *w)
 	 * The client syncs its clipboard (images too, many MiB) only while
 	 * the clipboard permission is on (ui_session_interface.rs,
 	 * is_text_clipboard_required): it is on only when [hid]
-	 * type_clipboard makes use of it. No audio source: audio off. */
+	 * type_clipboard makes use of it. No audio source: audio off.
+	 * (Clients since 1.2 ignore permission values they do not know.) */
 	send_permission_off(w, HBB__PERMISSION_INFO__PERMISSION__File);
+	/* No ATX control: "Restart remote device" would do nothing; the
+	 * target's own input cannot be blocked from here. */
+	send_permission_off(w, HBB__PERMISSION_INFO__PERMISSION__Restart);
+	send_permission_off(w, HBB__PERMISSION_INFO__PERMISSION__BlockInput);
 	if (kd_config_get_bool(w->p.config, "hid", "type_clipboard", false,
 			       &typed) < 0 || !typed)
 		send_permission_off(w,

@@ -641,6 +641,12 @@ START_TEST(oversized_frame_before_login_closes)
 }
 END_TEST
 
+/* What a KVM never offers: files, restart, blocking the target's input. */
+#define ALWAYS_OFF                                           \
+	(1u << HBB__PERMISSION_INFO__PERMISSION__File |      \
+	 1u << HBB__PERMISSION_INFO__PERMISSION__Restart |   \
+	 1u << HBB__PERMISSION_INFO__PERMISSION__BlockInput)
+
 /* Bit i set: PermissionInfo i arrived before login, disabled. */
 static unsigned permissions_off_before_login(void)
 {
@@ -663,7 +669,7 @@ START_TEST(unused_permissions_announced_off)
 {
 	start_worker(false);
 	ck_assert_uint_eq(permissions_off_before_login(),
-			  1u << HBB__PERMISSION_INFO__PERMISSION__File |
+			  ALWAYS_OFF |
 				  1u << HBB__PERMISSION_INFO__PERMISSION__Clipboard |
 				  1u << HBB__PERMISSION_INFO__PERMISSION__Audio);
 }
@@ -678,8 +684,7 @@ START_TEST(used_permissions_stay_on)
 					 NULL, 0),
 			 0);
 	start_worker(false);
-	ck_assert_uint_eq(permissions_off_before_login(),
-			  1u << HBB__PERMISSION_INFO__PERMISSION__File);
+	ck_assert_uint_eq(permissions_off_before_login(), ALWAYS_OFF);
 }
 END_TEST
 
