@@ -33,6 +33,11 @@ size_t kd_secure_channel_seal(struct kd_secure_channel *ch,
 int kd_secure_channel_open(struct kd_secure_channel *ch, const uint8_t *cipher,
 			   size_t len, uint8_t *out, size_t *out_len);
 
+/* Accounts for a received frame of len payload bytes that is dropped unread
+ * (too large to keep): the counter advances exactly as open() would have,
+ * so the frames after it still decrypt. */
+void kd_secure_channel_skip(struct kd_secure_channel *ch, size_t len);
+
 /* Handshake (spec §6.3-6.4). Peer side: opens PublicKey.symmetric_value
  * (48 bytes) with the client's X25519 key and our ephemeral secret key.
  * -EBADMSG on failure. */

@@ -304,7 +304,7 @@ static void start_stream(struct video *v)
 		kd_log_event(LOG_WARNING, &(struct kd_log_fields){
 				     .conn_id = v->conn_id },
 			     "no video codec both sides support");
-		kd_worker_close(v->w, "No video codec supported by both sides");
+		kd_worker_close(v->w, KD_CLOSE_NO_CODEC);
 		return;
 	}
 	if (codec == v->codec && kd_media_client_codec(v->mc) == codec)

@@ -54,6 +54,10 @@ struct kd_worker {
 	char *peer_id, *peer_name;
 	unsigned ignored_before_login;
 
+	/* an oversized frame being dropped as it arrives */
+	size_t skip_left;
+	bool skip_logged;
+
 	/* keep-alive and timeouts (monotonic ms) */
 	struct event *tick, *close_timer;
 	uint64_t start_ms, last_recv_ms, probe_sent_ms, out_progress_ms;
@@ -308,12 +312,29 @@ static void refuse_login(struct kd_worker *w, const char *error)
 
 /* ---- handshake --------------------------------------------------------- */
 
+static void send_permission_off(struct kd_worker *w,
+				Hbb__PermissionInfo__Permission which)
+{
+	Hbb__Message m = HBB__MESSAGE__INIT;
+	Hbb__Misc misc = HBB__MISC__INIT;
+	Hbb__PermissionInfo perm = HBB__PERMISSION_INFO__INIT;
+
+	if (w->state == WS_DONE)
+		return;
+	perm.permission = which;
+	perm.enabled = false;
+	misc.union_case = HBB__MISC__UNION_PERMISSION_INFO;
+	misc.permission_info = &perm;
+	m.union_case = HBB__MESSAGE__UNION_MISC;
+	m.misc = &misc;
+	send_or_finish(w, &m);
+}
+
 static void send_hash(struct kd_worker *w)
 {
 	Hbb__Message m = HBB__MESSAGE__INIT;
 	Hbb__Hash h = HBB__HASH__INIT;
-	Hbb__Misc misc = HBB__MISC__INIT;
-	Hbb__PermissionInfo perm = HBB__PERMISSION_INFO__INIT;
+	bool typed = false;
 
 	h.salt = w->salt;
 	h.challenge = w->challenge;
@@ -324,14 +345,27 @@ static void send_hash(struct kd_worker *w)
 		return;
 	w->state = WS_LOGIN;
 
-	/* A KVM has no file system to offer (spec connection §7.1 step 3). */
-	perm.permission = HBB__PERMISSION_INFO__PERMISSION__File;
-	perm.enabled = false;
-	misc.union_case = HBB__MISC__UNION_PERMISSION_INFO;
-	misc.permission_info = &perm;
-	m.union_case = HBB__MESSAGE__UNION_MISC;
-	m.misc = &misc;
-	send_or_finish(w, &m);
+	/* Like the real peer, one PermissionInfo per disabled permission
+	 * (spec connection §7.1 step 3). A KVM has no file system to offer.
+	 * The client syncs its clipboard (images too, many MiB) only while
+	 * the clipboard permission is on (ui_session_interface.rs,
+	 * is_text_clipboard_required): it is on only when [hid]
+	 * type_clipboard makes use of it. No audio source: audio off.
+	 * (Clients since 1.2 ignore permission values they do not know.) */
+	send_permission_off(w, HBB__PERMISSION_INFO__PERMISSION__File);
+	/* No ATX control: "Restart remote device" would do nothing; the
+	 * target's own input cannot be blocked from here. */
+	send_permission_off(w, HBB__PERMISSION_INFO__PERMISSION__Restart);
+	send_permission_off(w, HBB__PERMISSION_INFO__PERMISSION__BlockInput);
+	if (kd_config_get_bool(w->p.config, "hid", "type_clipboard", false,
+			       &typed) < 0 || !typed)
+		send_permission_off(w,
+				    HBB__PERMISSION_INFO__PERMISSION__Clipboard);
+	if (strcmp(kd_config_get_or(w->p.config, "audio", "source", "none"),
+		   "none") == 0)
+		send_permission_off(w, HBB__PERMISSION_INFO__PERMISSION__Audio);
+	if (w->state == WS_DONE)
+		return;
 	/* first keep-alive tick at once, then every second */
 	event_active(w->tick, EV_TIMEOUT, 0);
 }
@@ -718,6 +752,34 @@ static void handle_frame(struct kd_worker *w, uint8_t *data, size_t len)
 	dispatch(w, m);
 }
 
+/* A frame larger than we keep. Before login nothing legitimate is big, so
+ * it closes. After login the real client does send big ones (an image on
+ * its clipboard; the real peer accepts any 30-bit frame), so such a frame is
+ * dropped as it streams in, never buffered, and the session goes on.
+ * Returns false when the connection was closed. */
+static bool start_skip(struct kd_worker *w, struct evbuffer *in,
+		       const uint8_t *hdr, size_t got)
+{
+	size_t hl, n;
+
+	if (w->state != WS_AUTHORIZED ||
+	    kd_frame_header_decode(hdr, got, KD_FRAME_PAYLOAD_MAX, &hl, &n) < 0) {
+		protocol_error(w, "frame larger than the limit");
+		return false;
+	}
+	if (!w->skip_logged) {
+		kd_notice("connection %llu from %s: dropping a %zu-byte message "
+			  "(limit %zu)", (unsigned long long)w->p.conn_id,
+			  w->peer_addr, n, w->p.max_payload);
+		w->skip_logged = true;
+	}
+	/* it still took its place in the nonce sequence */
+	kd_secure_channel_skip(&w->ch, n);
+	evbuffer_drain(in, hl);
+	w->skip_left = n;
+	return true;
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct kd_worker *w = arg;
@@ -732,6 +794,15 @@ static void on_read(struct bufferevent *bev, void *arg)
 		uint8_t *data;
 		int r;
 
+		if (w->skip_left) {
+			n = avail < w->skip_left ? avail : w->skip_left;
+			if (!n)
+				return;
+			evbuffer_drain(in, n);
+			w->skip_left -= n;
+			w->last_recv_ms = now_ms();
+			continue;
+		}
 		got = evbuffer_copyout(in, hdr, avail < sizeof(hdr) ? avail :
 								     sizeof(hdr));
 		if (got <= 0)
@@ -740,8 +811,9 @@ static void on_read(struct bufferevent *bev, void *arg)
 		if (r == KD_FRAME_INCOMPLETE)
 			return;
 		if (r < 0) {
-			protocol_error(w, "frame larger than the limit");
-			return;
+			if (!start_skip(w, in, hdr, (size_t)got))
+				return;
+			continue;
 		}
 		if (avail < hl + n)
 			return; /* slow senders are caught by the timeouts */

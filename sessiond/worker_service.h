@@ -22,6 +22,10 @@ uint64_t kd_worker_conn_id(struct kd_worker *w);
 int kd_worker_send(struct kd_worker *w, const Hbb__Message *msg); /* pack, encrypt, frame, queue; 0/-errno */
 size_t kd_worker_output_queued(struct kd_worker *w);             /* bytes queued, not yet written to the socket */
 void kd_worker_close(struct kd_worker *w, const char *reason);   /* sends close_reason, ends session */
+/* The real client reconnects by itself after a close_reason unless the text
+ * has "failed", "manually", "not allowed", ... (client.rs check_if_retry):
+ * a reason retrying cannot cure must carry one of them. */
+#define KD_CLOSE_NO_CODEC "Connection failed: no video codec both sides support"
 struct kd_worker_service {
 	const char *name;
 	int (*create)(struct kd_worker *w, void **state);            /* worker start, before login; may connect to daemons */

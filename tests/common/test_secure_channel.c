@@ -223,6 +223,31 @@ START_TEST(session_key_roundtrip)
 }
 END_TEST
 
+/* A frame dropped unread takes its nonce like an opened one; 0/1-byte
+ * frames and a disabled channel take none. */
+START_TEST(skip_takes_a_nonce)
+{
+	struct kd_secure_channel tx, rx;
+	uint8_t a[64], b[64], plain[64];
+	size_t alen, blen, plen;
+
+	kd_secure_channel_init(&tx, key);
+	kd_secure_channel_init(&rx, key);
+	alen = kd_secure_channel_seal(&tx, hash_msg, sizeof(hash_msg), a);
+	blen = kd_secure_channel_seal(&tx, hash_msg, sizeof(hash_msg), b);
+	kd_secure_channel_skip(&rx, 1);
+	kd_secure_channel_skip(&rx, 0);
+	ck_assert_uint_eq(rx.recv_counter, 0);
+	kd_secure_channel_skip(&rx, alen);
+	ck_assert_int_eq(kd_secure_channel_open(&rx, b, blen, plain, &plen), 0);
+	ck_assert_mem_eq(plain, hash_msg, sizeof(hash_msg));
+
+	kd_secure_channel_init(&rx, NULL);
+	kd_secure_channel_skip(&rx, 1000);
+	ck_assert_uint_eq(rx.recv_counter, 0);
+}
+END_TEST
+
 START_TEST(wipe)
 {
 	struct kd_secure_channel ch;
@@ -251,6 +276,7 @@ int main(void)
 	tcase_add_test(tc, replay_or_reorder_fails);
 	tcase_add_test(tc, disabled_is_identity);
 	tcase_add_test(tc, session_key_roundtrip);
+	tcase_add_test(tc, skip_takes_a_nonce);
 	tcase_add_test(tc, wipe);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 #include <sodium.h>
 
+#include "config.h"
 #include "frame_codec.h"
 #include "log.h"
 #include "password.h"
@@ -135,6 +136,8 @@ static struct {
 	char codec[16];
 } mon;
 static struct kd_secure_channel client_ch;
+static size_t test_max_payload; /* 0: the worker's default */
+static struct kd_config *test_cfg; /* NULL: every key at its default */
 
 static int to_monitor(void *ctx, const Kdipc__WorkerToMonitor *m)
 {
@@ -196,6 +199,8 @@ static void start_worker_with(bool secure,
 	p.conn_id = 7;
 	p.display_width = 800;
 	p.display_height = 600;
+	p.max_payload = test_max_payload;
+	p.config = test_cfg;
 	p.services = services;
 	p.to_monitor = to_monitor;
 	p.on_finished = on_finished;
@@ -217,18 +222,29 @@ static void stop_worker(void)
 	spin();
 }
 
-static void client_send(const Hbb__Message *m)
+/* Sends one framed message in the given number of pieces, running the
+ * worker's loop after each. */
+static void client_send_pieces(const Hbb__Message *m, size_t pieces)
 {
 	size_t len = hbb__message__get_packed_size(m);
 	size_t mac = client_ch.enabled ? KD_SECURE_MAC_BYTES : 0;
 	uint8_t *buf = malloc(4 + len + mac);
 	size_t hl = kd_frame_header_encode(len + mac, buf);
+	size_t total = hl + len + mac, step = total / pieces + 1;
 
 	hbb__message__pack(m, buf + hl + mac);
 	kd_secure_channel_seal(&client_ch, buf + hl + mac, len, buf + hl);
-	bufferevent_write(pair[1], buf, hl + len + mac);
+	for (size_t off = 0; off < total; off += step) {
+		bufferevent_write(pair[1], buf + off,
+				  total - off < step ? total - off : step);
+		spin();
+	}
 	free(buf);
-	spin();
+}
+
+static void client_send(const Hbb__Message *m)
+{
+	client_send_pieces(m, 1);
 }
 
 /* The next message the worker sent, or NULL. */
@@ -324,6 +340,7 @@ static void login_ok(void)
 
 static void setup(void)
 {
+	test_max_payload = 0;
 	ck_assert_int_ge(sodium_init(), 0);
 	kd_log_init("test_worker", LOG_ERR);
 	crypto_sign_keypair(id_pk, id_sk);
@@ -334,6 +351,8 @@ static void teardown(void)
 {
 	if (w)
 		stop_worker();
+	kd_config_free(test_cfg);
+	test_cfg = NULL;
 	event_base_free(base);
 }
 
@@ -503,7 +522,9 @@ START_TEST(output_drained_reaches_services)
 }
 END_TEST
 
-START_TEST(secure_handshake_then_encrypted_hash)
+/* Relay/punch start: SignedId, the client's PublicKey, then the encrypted
+ * Hash; the client side keeps the session key in client_ch. */
+static void secure_start_to_hash(void)
 {
 	Kdipc__MonitorToWorker mm = KDIPC__MONITOR_TO_WORKER__INIT;
 	Kdipc__SignIdReply rep = KDIPC__SIGN_ID_REPLY__INIT;
@@ -550,6 +571,13 @@ START_TEST(secure_handshake_then_encrypted_hash)
 	ck_assert_ptr_nonnull(m); /* decrypted with counter 1 */
 	ck_assert_int_eq(m->union_case, HBB__MESSAGE__UNION_HASH);
 	hbb__message__free_unpacked(m, NULL);
+}
+
+START_TEST(secure_handshake_then_encrypted_hash)
+{
+	Hbb__Message *m;
+
+	secure_start_to_hash();
 	send_login(DEVICE_ID, "pw");
 	monitor_says(KDIPC__LOGIN_CHECK_REPLY__RESULT__OK);
 	ck_assert(kd_worker_authorized(w));
@@ -557,6 +585,131 @@ START_TEST(secure_handshake_then_encrypted_hash)
 	m = client_recv_type(HBB__MESSAGE__UNION_LOGIN_RESPONSE);
 	ck_assert_ptr_nonnull(m);
 	hbb__message__free_unpacked(m, NULL);
+}
+END_TEST
+
+/* After login the real client sends its clipboard, and an image there can
+ * be many MiB; the real peer takes any frame. One over our limit is dropped
+ * as it arrives and the session goes on, its nonce counted. */
+START_TEST(oversized_frame_after_login_is_dropped)
+{
+	static uint8_t big[8192];
+	Hbb__Message m = HBB__MESSAGE__INIT;
+	Hbb__Clipboard cb = HBB__CLIPBOARD__INIT;
+
+	test_max_payload = 1024;
+	secure_start_to_hash();
+	send_login(DEVICE_ID, "pw");
+	monitor_says(KDIPC__LOGIN_CHECK_REPLY__RESULT__OK);
+	ck_assert(kd_worker_authorized(w));
+	cb.content.data = big;
+	cb.content.len = sizeof(big);
+	m.union_case = HBB__MESSAGE__UNION_CLIPBOARD;
+	m.clipboard = &cb;
+	client_send_pieces(&m, 5);
+	ck_assert(!mon.finished);
+	ck_assert_int_eq(fakes[0].messages, 0); /* dropped, not parsed */
+	send_simple(HBB__MESSAGE__UNION_KEY_EVENT);
+	ck_assert(!mon.finished);
+	ck_assert_int_eq(fakes[0].messages, 1);
+	ck_assert_int_eq(fakes[0].last, HBB__MESSAGE__UNION_KEY_EVENT);
+}
+END_TEST
+
+START_TEST(oversized_frame_before_login_closes)
+{
+	static uint8_t big[8192];
+	Hbb__Message m = HBB__MESSAGE__INIT;
+	Hbb__Clipboard cb = HBB__CLIPBOARD__INIT;
+
+	test_max_payload = 1024;
+	start_worker(false);
+	cb.content.data = big;
+	cb.content.len = sizeof(big);
+	m.union_case = HBB__MESSAGE__UNION_CLIPBOARD;
+	m.clipboard = &cb;
+	client_send(&m);
+	ck_assert(mon.finished);
+}
+END_TEST
+
+/* What a KVM never offers: files, restart, blocking the target's input. */
+#define ALWAYS_OFF                                           \
+	(1u << HBB__PERMISSION_INFO__PERMISSION__File |      \
+	 1u << HBB__PERMISSION_INFO__PERMISSION__Restart |   \
+	 1u << HBB__PERMISSION_INFO__PERMISSION__BlockInput)
+
+/* Bit i set: PermissionInfo i arrived before login, disabled. */
+static unsigned permissions_off_before_login(void)
+{
+	unsigned off = 0;
+	Hbb__Message *m;
+
+	while ((m = client_recv_type(HBB__MESSAGE__UNION_MISC))) {
+		if (m->misc->union_case == HBB__MISC__UNION_PERMISSION_INFO &&
+		    !m->misc->permission_info->enabled)
+			off |= 1u << m->misc->permission_info->permission;
+		hbb__message__free_unpacked(m, NULL);
+	}
+	return off;
+}
+
+/* The real client syncs its clipboard (images included) and shows audio
+ * controls while those permissions are on: they are announced off unless
+ * the box uses them. */
+START_TEST(unused_permissions_announced_off)
+{
+	start_worker(false);
+	ck_assert_uint_eq(permissions_off_before_login(),
+			  ALWAYS_OFF |
+				  1u << HBB__PERMISSION_INFO__PERMISSION__Clipboard |
+				  1u << HBB__PERMISSION_INFO__PERMISSION__Audio);
+}
+END_TEST
+
+START_TEST(used_permissions_stay_on)
+{
+	static const char text[] = "[hid]\ntype_clipboard = yes\n"
+				   "[audio]\nsource = alsa:hw:1\n";
+
+	ck_assert_int_eq(kd_config_parse(text, sizeof(text) - 1, &test_cfg,
+					 NULL, 0),
+			 0);
+	start_worker(false);
+	ck_assert_uint_eq(permissions_off_before_login(), ALWAYS_OFF);
+}
+END_TEST
+
+/* client.rs check_if_retry (1.4.x): an "error"/"Connection Error" box is
+ * retried unless the text has one of these (lower-cased). */
+static bool client_would_retry(const char *text)
+{
+	static const char *const stop[] = { "offline", "not exist",
+					    "handshake", "failed", "resolve",
+					    "mismatch", "manually",
+					    "not allowed" };
+	char low[128];
+	size_t i;
+
+	for (i = 0; text[i] && i < sizeof(low) - 1; i++)
+		low[i] = (char)(text[i] >= 'A' && text[i] <= 'Z' ?
+					text[i] + 32 : text[i]);
+	low[i] = 0;
+	for (i = 0; i < sizeof(stop) / sizeof(stop[0]); i++)
+		if (strstr(low, stop[i]))
+			return false;
+	return true;
+}
+
+/* Closes that retrying cannot cure must not make the client reconnect in
+ * a loop. */
+START_TEST(final_close_reasons_stop_client_retry)
+{
+	ck_assert(!client_would_retry(KD_CLOSE_MANUALLY));
+	ck_assert(!client_would_retry(KD_CLOSE_INACTIVITY));
+	ck_assert(!client_would_retry(KD_CLOSE_NO_CODEC));
+	/* the text used before: the client retried it forever */
+	ck_assert(client_would_retry("No video codec supported by both sides"));
 }
 END_TEST
 
@@ -594,6 +747,11 @@ int main(void)
 	tcase_add_test(tc, service_close_sends_reason);
 	tcase_add_test(tc, output_drained_reaches_services);
 	tcase_add_test(tc, secure_handshake_then_encrypted_hash);
+	tcase_add_test(tc, oversized_frame_after_login_is_dropped);
+	tcase_add_test(tc, oversized_frame_before_login_closes);
+	tcase_add_test(tc, unused_permissions_announced_off);
+	tcase_add_test(tc, used_permissions_stay_on);
+	tcase_add_test(tc, final_close_reasons_stop_client_retry);
 	tcase_add_test(tc, close_reason_before_login_ends);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
