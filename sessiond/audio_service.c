@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "frame_ring.h"
@@ -34,6 +35,8 @@ static bool wanted(const struct audio *a)
 
 static void update_subscription(struct audio *a)
 {
+	if (!a->mc)
+		return;
 	if (wanted(a) && !a->subscribed &&
 	    kd_media_client_offers(a->mc, KDIPC__CODEC__CODEC_OPUS)) {
 		if (kd_media_client_subscribe(a->mc, KDIPC__CODEC__CODEC_OPUS) == 0)
@@ -61,6 +64,8 @@ static int send_format(struct audio *a)
 
 static void pump(struct audio *a)
 {
+	if (!a->mc)
+		return;
 	struct kd_frame_ring_reader *r = kd_media_client_ring(a->mc);
 	if (!r || !a->format_sent || !wanted(a) ||
 	    kd_media_client_codec(a->mc) != KDIPC__CODEC__CODEC_OPUS)
@@ -146,15 +151,14 @@ static int audio_create(struct kd_worker *w, void **state)
 {
 	const char *source = kd_config_get_or(kd_worker_config(w), "audio",
 					      "source", "none");
-	if (strcmp(source, "none") == 0) {
-		*state = NULL;
-		return 0;
-	}
 	struct audio *a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
 	a->w = w;
 	a->conn_id = kd_worker_conn_id(w);
+	*state = a;
+	if (strcmp(source, "none") == 0)
+		return 0; /* no audio: mc stays NULL */
 	struct kd_media_client_callbacks cb = {
 		.status = on_status, .subscribed = on_subscribed,
 		.frames = on_frames, .lost = on_lost, .ctx = a,
@@ -165,9 +169,9 @@ static int audio_create(struct kd_worker *w, void **state)
 				       &a->mc);
 	if (r < 0) {
 		free(a);
+		*state = NULL;
 		return r;
 	}
-	*state = a;
 	return 0;
 }
 
@@ -183,11 +187,26 @@ static void apply_options(struct audio *a, const Hbb__OptionMessage *o)
 static void audio_on_login(void *state, const Hbb__LoginRequest *req)
 {
 	struct audio *a = state;
-	if (!a)
-		return;
 	a->logged_in = true;
 	apply_options(a, req->option);
 	update_subscription(a);
+}
+
+/* A KVM has no speaker for the client's microphone: decline the call at
+ * once rather than leave the client waiting for an answer. */
+static void decline_voice_call(struct kd_worker *w,
+			       const Hbb__VoiceCallRequest *req)
+{
+	Hbb__Message m = HBB__MESSAGE__INIT;
+	Hbb__VoiceCallResponse rsp = HBB__VOICE_CALL_RESPONSE__INIT;
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	rsp.accepted = false;
+	rsp.req_timestamp = req->req_timestamp;
+	rsp.ack_timestamp = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	m.union_case = HBB__MESSAGE__UNION_VOICE_CALL_RESPONSE;
+	m.voice_call_response = &rsp;
+	kd_worker_send(w, &m);
 }
 
 static bool audio_on_message(void *state, const Hbb__Message *msg)
@@ -195,12 +214,16 @@ static bool audio_on_message(void *state, const Hbb__Message *msg)
 	struct audio *a = state;
 	if (msg->union_case == HBB__MESSAGE__UNION_AUDIO_FRAME)
 		return true; /* the client's microphone (voice call): no use on a KVM */
+	if (msg->union_case == HBB__MESSAGE__UNION_VOICE_CALL_REQUEST) {
+		if (msg->voice_call_request && msg->voice_call_request->is_connect)
+			decline_voice_call(a->w, msg->voice_call_request);
+		return true;
+	}
 	if (msg->union_case != HBB__MESSAGE__UNION_MISC || !msg->misc)
 		return false;
 	switch (msg->misc->union_case) {
 	case HBB__MISC__UNION_OPTION:
-		if (a)
-			apply_options(a, msg->misc->option);
+		apply_options(a, msg->misc->option);
 		return false; /* video and input read options too */
 	case HBB__MISC__UNION_AUDIO_FORMAT:
 		return true; /* voice-call format from the client: ignored */
@@ -211,16 +234,14 @@ static bool audio_on_message(void *state, const Hbb__Message *msg)
 
 static void audio_on_output_drained(void *state)
 {
-	if (state)
-		pump(state);
+	pump(state);
 }
 
 static void audio_destroy(void *state)
 {
 	struct audio *a = state;
-	if (!a)
-		return;
-	kd_media_client_destroy(a->mc);
+	if (a->mc)
+		kd_media_client_destroy(a->mc);
 	free(a);
 }
 

@@ -190,6 +190,29 @@ START_TEST(test_audio_survives_mediad_restart)
 }
 END_TEST
 
+START_TEST(test_voice_call_is_declined)
+{
+	/* A KVM cannot play the client's microphone: the call is declined at
+	 * once instead of leaving the client waiting. */
+	struct rd_client *c = logged_in();
+	Hbb__Message m = HBB__MESSAGE__INIT;
+	Hbb__VoiceCallRequest req = HBB__VOICE_CALL_REQUEST__INIT;
+	req.req_timestamp = 1234567;
+	req.is_connect = true;
+	m.union_case = HBB__MESSAGE__UNION_VOICE_CALL_REQUEST;
+	m.voice_call_request = &req;
+	ck_assert_int_eq(rd_client_send(c, &m), 0);
+	int err;
+	Hbb__Message *r = rd_client_recv_type(
+		c, HBB__MESSAGE__UNION_VOICE_CALL_RESPONSE, T_MS, &err);
+	ck_assert_msg(r != NULL, "no VoiceCallResponse (err %d)", err);
+	ck_assert(!r->voice_call_response->accepted);
+	ck_assert_int_eq(r->voice_call_response->req_timestamp, 1234567);
+	hbb__message__free_unpacked(r, NULL);
+	rd_client_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("audio_session");
@@ -199,6 +222,7 @@ int main(void)
 	tcase_add_test(tc, test_tone_reaches_client_at_440_hz);
 	tcase_add_test(tc, test_disable_and_enable_audio);
 	tcase_add_test(tc, test_audio_survives_mediad_restart);
+	tcase_add_test(tc, test_voice_call_is_declined);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
