@@ -62,6 +62,17 @@ static int send_format(struct audio *a)
 	return kd_worker_send(a->w, &m);
 }
 
+struct packet_check {
+	struct kd_frame_ring_reader *ring;
+	const struct kd_frame_view *view;
+};
+
+static bool packet_intact(void *arg)
+{
+	const struct packet_check *c = arg;
+	return kd_frame_ring_verify(c->ring, c->view) == 0;
+}
+
 static void pump(struct audio *a)
 {
 	if (!a->mc)
@@ -83,25 +94,26 @@ static void pump(struct audio *a)
 			continue;
 		}
 		a->next = fv.seq + 1;
-		/* Copied before it is checked: a torn packet is never sent. */
-		uint8_t packet[MAX_PACKET];
-		if (fv.size > sizeof(packet) || fv.size == 0) {
-			a->packets_dropped++;
-			continue;
-		}
-		memcpy(packet, fv.data, fv.size);
-		if (kd_frame_ring_verify(r, &fv) != 0 ||
+		if (fv.size == 0 || fv.size > MAX_PACKET ||
 		    (fv.publish_ns && now > fv.publish_ns + STALE_NS)) {
 			a->packets_dropped++;
 			continue;
 		}
+		/* Straight from the ring into the output buffer; a packet torn
+		 * while being copied is not sent. */
+		struct packet_check check = { r, &fv };
 		Hbb__Message m = HBB__MESSAGE__INIT;
 		Hbb__AudioFrame af = HBB__AUDIO_FRAME__INIT;
-		af.data.data = packet;
+		af.data.data = (uint8_t *)fv.data;
 		af.data.len = fv.size;
 		m.union_case = HBB__MESSAGE__UNION_AUDIO_FRAME;
 		m.audio_frame = &af;
-		if (kd_worker_send(a->w, &m) < 0)
+		int sent = kd_worker_send_checked(a->w, &m, packet_intact, &check);
+		if (sent == -ESTALE) {
+			a->packets_dropped++;
+			continue;
+		}
+		if (sent < 0)
 			return;
 		a->packets_sent++;
 	}

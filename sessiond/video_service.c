@@ -44,8 +44,6 @@ struct video {
 	bool key_requested;
 	uint64_t key_requested_ns;
 	uint32_t sent_w, sent_h; /* what the client believes the size is */
-	uint8_t *buf;
-	size_t buf_cap;
 	uint64_t frames_sent, frames_dropped;
 
 	/* PeerInfo memory, owned here. */
@@ -190,15 +188,31 @@ static int send_switch_display(struct video *v, uint32_t w, uint32_t h)
 	return kd_worker_send(v->w, &m);
 }
 
-static int send_frame(struct video *v, const struct kd_frame_view *fv)
+struct ring_check {
+	struct kd_frame_ring_reader *ring;
+	const struct kd_frame_view *view;
+};
+
+static bool frame_intact(void *arg)
 {
+	const struct ring_check *c = arg;
+
+	return kd_frame_ring_verify(c->ring, c->view) == 0;
+}
+
+/* The frame goes from the ring straight into the socket's output buffer;
+ * one that was overwritten while being copied is not sent (-ESTALE). */
+static int send_frame(struct video *v, struct kd_frame_ring_reader *r,
+		      const struct kd_frame_view *fv)
+{
+	struct ring_check check = { r, fv };
 	Hbb__Message m = HBB__MESSAGE__INIT;
 	Hbb__VideoFrame vf = HBB__VIDEO_FRAME__INIT;
 	Hbb__EncodedVideoFrames efs = HBB__ENCODED_VIDEO_FRAMES__INIT;
 	Hbb__EncodedVideoFrame ef = HBB__ENCODED_VIDEO_FRAME__INIT;
 	Hbb__EncodedVideoFrame *efp = &ef;
 
-	ef.data.data = v->buf;
+	ef.data.data = (uint8_t *)fv->data;
 	ef.data.len = fv->size;
 	ef.key = (fv->flags & KD_FRAME_FLAG_KEY) != 0;
 	ef.pts = fv->pts_ms;
@@ -209,7 +223,7 @@ static int send_frame(struct video *v, const struct kd_frame_view *fv)
 	vf.vp9s = &efs; /* every member of the union is EncodedVideoFrames */
 	m.union_case = HBB__MESSAGE__UNION_VIDEO_FRAME;
 	m.video_frame = &vf;
-	return kd_worker_send(v->w, &m);
+	return kd_worker_send_checked(v->w, &m, frame_intact, &check);
 }
 
 /* Sends what the ring holds, as far as the client keeps up. */
@@ -255,22 +269,6 @@ static void pump(struct video *v)
 			v->frames_dropped++;
 			continue;
 		}
-		if (fv.size > v->buf_cap) {
-			uint8_t *nb = realloc(v->buf, fv.size);
-
-			if (!nb) {
-				kd_worker_close(v->w, "out of memory");
-				return;
-			}
-			v->buf = nb;
-			v->buf_cap = fv.size;
-		}
-		memcpy(v->buf, fv.data, fv.size);
-		if (kd_frame_ring_verify(r, &fv) != 0) {
-			v->frames_dropped++;
-			request_key(v, false);
-			continue;
-		}
 		if (fv.flags & KD_FRAME_FLAG_KEY) {
 			/* A new size is announced right before its first
 			 * keyframe (spec session §3.6). */
@@ -285,7 +283,15 @@ static void pump(struct video *v)
 			request_key(v, false); /* never a P-frame of another size */
 			continue;
 		}
-		if (send_frame(v, &fv) < 0)
+		ret = send_frame(v, r, &fv);
+		if (ret == -ESTALE) {
+			/* overwritten while being copied: resume at a key */
+			v->frames_dropped++;
+			v->need_key = true;
+			request_key(v, false);
+			continue;
+		}
+		if (ret < 0)
 			return;
 		v->frames_sent++;
 	}
@@ -553,7 +559,6 @@ static void video_destroy(void *state)
 	if (!v)
 		return;
 	kd_media_client_destroy(v->mc);
-	free(v->buf);
 	free(v);
 }
 

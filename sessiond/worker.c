@@ -212,7 +212,12 @@ static void protocol_error(struct kd_worker *w, const char *what)
 
 /* ---- output ------------------------------------------------------------ */
 
-static int send_message(struct kd_worker *w, const Hbb__Message *msg)
+/* intact (may be NULL) runs after msg was copied into the output buffer
+ * and before it is sealed: msg may point into memory another process
+ * rewrites (the frame ring), and a copy that turned out torn is dropped
+ * without using up a nonce. */
+static int send_message_checked(struct kd_worker *w, const Hbb__Message *msg,
+				bool (*intact)(void *arg), void *arg)
 {
 	struct evbuffer *out = bufferevent_get_output(w->bev);
 	struct evbuffer_iovec vec;
@@ -236,6 +241,8 @@ static int send_message(struct kd_worker *w, const Hbb__Message *msg)
 	memcpy(base, hdr, hl);
 	/* pack behind room for the MAC, then seal in place */
 	hbb__message__pack(msg, base + hl + mac);
+	if (intact && !intact(arg))
+		return -ESTALE; /* the reserved space is never committed */
 	kd_secure_channel_seal(&w->ch, base + hl + mac, plain_len, base + hl);
 	vec.iov_len = hl + wire_len;
 	if (evbuffer_commit_space(out, &vec, 1) < 0)
@@ -243,13 +250,24 @@ static int send_message(struct kd_worker *w, const Hbb__Message *msg)
 	return 0;
 }
 
-int kd_worker_send(struct kd_worker *w, const Hbb__Message *msg)
+static int send_message(struct kd_worker *w, const Hbb__Message *msg)
+{
+	return send_message_checked(w, msg, NULL, NULL);
+}
+
+int kd_worker_send_checked(struct kd_worker *w, const Hbb__Message *msg,
+			   bool (*intact)(void *arg), void *arg)
 {
 	if (w->state == WS_CLOSING || w->state == WS_DONE)
 		return -EPIPE;
 	if (w->state != WS_AUTHORIZED)
 		return -EPERM; /* nothing but login traffic before login */
-	return send_message(w, msg);
+	return send_message_checked(w, msg, intact, arg);
+}
+
+int kd_worker_send(struct kd_worker *w, const Hbb__Message *msg)
+{
+	return kd_worker_send_checked(w, msg, NULL, NULL);
 }
 
 static void send_or_finish(struct kd_worker *w, const Hbb__Message *msg)

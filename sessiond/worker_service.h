@@ -20,6 +20,11 @@ const struct kd_config *kd_worker_config(struct kd_worker *w); /* parsed kvmdesk
 const char *kd_worker_runtime_dir(struct kd_worker *w);
 uint64_t kd_worker_conn_id(struct kd_worker *w);
 int kd_worker_send(struct kd_worker *w, const Hbb__Message *msg); /* pack, encrypt, frame, queue; 0/-errno */
+/* kd_worker_send for a msg that points into shared memory another process
+ * may rewrite meanwhile (frame rings): intact(arg) is asked after the bytes
+ * were copied and before they are sealed; false -> nothing is sent, -ESTALE. */
+int kd_worker_send_checked(struct kd_worker *w, const Hbb__Message *msg,
+			   bool (*intact)(void *arg), void *arg);
 size_t kd_worker_output_queued(struct kd_worker *w);             /* bytes queued, not yet written to the socket */
 void kd_worker_close(struct kd_worker *w, const char *reason);   /* sends close_reason, ends session */
 /* The real client reconnects by itself after a close_reason unless the text

@@ -38,16 +38,28 @@ const char *kd_worker_runtime_dir(struct kd_worker *w) { return w->runtime_dir; 
 uint64_t kd_worker_conn_id(struct kd_worker *w) { return 42; }
 size_t kd_worker_output_queued(struct kd_worker *w) { return w->queued; }
 
-int kd_worker_send(struct kd_worker *w, const Hbb__Message *msg)
+/* Like the real worker: the bytes are copied first, then intact() decides
+ * whether they go out. */
+int kd_worker_send_checked(struct kd_worker *w, const Hbb__Message *msg,
+			   bool (*intact)(void *arg), void *arg)
 {
 	size_t n = hbb__message__get_packed_size(msg);
 	uint8_t *buf = malloc(n);
 
 	hbb__message__pack(msg, buf);
+	if (intact && !intact(arg)) {
+		free(buf);
+		return -ESTALE;
+	}
 	ck_assert_int_lt(w->n_sent, MAX_SENT);
 	w->sent[w->n_sent++] = hbb__message__unpack(NULL, n, buf);
 	free(buf);
 	return 0;
+}
+
+int kd_worker_send(struct kd_worker *w, const Hbb__Message *msg)
+{
+	return kd_worker_send_checked(w, msg, NULL, NULL);
 }
 
 void kd_worker_close(struct kd_worker *w, const char *reason)

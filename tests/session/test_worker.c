@@ -588,6 +588,45 @@ START_TEST(secure_handshake_then_encrypted_hash)
 }
 END_TEST
 
+static bool says_torn(void *arg) { (void)arg; return false; }
+static bool says_intact(void *arg) { (void)arg; return true; }
+
+/* A frame overwritten in the ring while it was copied is not sent, and it
+ * uses up no nonce: the next message still decrypts on the client. */
+START_TEST(torn_message_not_sent_and_no_nonce_used)
+{
+	Hbb__Message *m, chat = HBB__MESSAGE__INIT;
+	Hbb__Misc misc = HBB__MISC__INIT;
+	Hbb__ChatMessage text = HBB__CHAT_MESSAGE__INIT;
+
+	secure_start_to_hash();
+	send_login(DEVICE_ID, "pw");
+	monitor_says(KDIPC__LOGIN_CHECK_REPLY__RESULT__OK);
+	m = client_recv_type(HBB__MESSAGE__UNION_LOGIN_RESPONSE);
+	ck_assert_ptr_nonnull(m);
+	hbb__message__free_unpacked(m, NULL);
+
+	text.text = "torn";
+	misc.union_case = HBB__MISC__UNION_CHAT_MESSAGE;
+	misc.chat_message = &text;
+	chat.union_case = HBB__MESSAGE__UNION_MISC;
+	chat.misc = &misc;
+	ck_assert_int_eq(kd_worker_send_checked(w, &chat, says_torn, NULL),
+			 -ESTALE);
+	text.text = "intact";
+	ck_assert_int_eq(kd_worker_send_checked(w, &chat, says_intact, NULL), 0);
+	spin();
+	m = client_recv_type(HBB__MESSAGE__UNION_MISC);
+	while (m && m->misc->union_case != HBB__MISC__UNION_CHAT_MESSAGE) {
+		hbb__message__free_unpacked(m, NULL);
+		m = client_recv_type(HBB__MESSAGE__UNION_MISC);
+	}
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->misc->chat_message->text, "intact");
+	hbb__message__free_unpacked(m, NULL);
+}
+END_TEST
+
 /* After login the real client sends its clipboard, and an image there can
  * be many MiB; the real peer takes any frame. One over our limit is dropped
  * as it arrives and the session goes on, its nonce counted. */
@@ -747,6 +786,7 @@ int main(void)
 	tcase_add_test(tc, service_close_sends_reason);
 	tcase_add_test(tc, output_drained_reaches_services);
 	tcase_add_test(tc, secure_handshake_then_encrypted_hash);
+	tcase_add_test(tc, torn_message_not_sent_and_no_nonce_used);
 	tcase_add_test(tc, oversized_frame_after_login_is_dropped);
 	tcase_add_test(tc, oversized_frame_before_login_closes);
 	tcase_add_test(tc, unused_permissions_announced_off);
