@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "atomic_file.h"
 #include "ipc.h"
 #include "listen_fds.h"
 #include "log.h"
@@ -355,29 +354,18 @@ static void on_accept(evutil_socket_t fd, short what, void *arg)
 
 static int open_socket(struct kd_ctl_server *srv, const char *runtime_dir)
 {
-	char name[48];
+	char name[48], bound[sizeof(srv->path)];
 	snprintf(name, sizeof(name), "%s-ctl", srv->component);
-	int fd = kd_listen_fd_take(name, AF_UNIX);
-	if (fd >= 0) {
-		srv->listen_fd = fd;
-		return evutil_make_socket_nonblocking(fd) < 0 ? -EIO : 0;
-	}
 	int r = kd_ctl_socket_path(runtime_dir, srv->component, srv->path,
 				   sizeof(srv->path));
 	if (r < 0)
 		return r;
-	fd = kd_unix_listen(srv->path, KD_CTL_SOCKET_MODE);
-	if (fd == -ENOENT) {
-		/* Started by hand with a fresh runtime_dir. */
-		r = kd_mkdir_p(runtime_dir, 0750);
-		if (r < 0)
-			return r;
-		fd = kd_unix_listen(srv->path, KD_CTL_SOCKET_MODE);
-	}
+	int fd = kd_listen_unix(runtime_dir, name, KD_CTL_SOCKET_MODE, bound,
+				sizeof(bound));
 	if (fd < 0)
 		return fd;
 	srv->listen_fd = fd;
-	srv->bound_path = true;
+	srv->bound_path = bound[0] != '\0';
 	return 0;
 }
 

@@ -1,6 +1,8 @@
 #include "listen_fds.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -9,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
+#include "unix_socket.h"
 
 static struct {
 	int count;
@@ -79,4 +82,33 @@ void kd_listen_fds_done(void)
 	passed.names = NULL;
 	passed.taken = NULL;
 	passed.count = 0;
+}
+
+int kd_listen_unix(const char *runtime_dir, const char *name, mode_t mode,
+		   char *bound_path, size_t bound_len)
+{
+	if (bound_path && bound_len)
+		bound_path[0] = '\0';
+	int fd = kd_listen_fd_take(name, AF_UNIX);
+	if (fd >= 0) {
+		int flags = fcntl(fd, F_GETFL);
+		if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+			int r = -errno;
+			close(fd);
+			return r;
+		}
+		return fd;
+	}
+	char path[512];
+	if (snprintf(path, sizeof(path), "%s/%s.sock", runtime_dir, name) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = kd_unix_listen(path, mode);
+	if (fd < 0) {
+		kd_err("cannot listen on %s: %s", path, strerror(-fd));
+		return fd;
+	}
+	if (bound_path && bound_len)
+		snprintf(bound_path, bound_len, "%s", path);
+	return fd;
 }

@@ -116,20 +116,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(h->base);
 }
 
-static int open_socket(const char *runtime_dir, const char *name)
-{
-	char path[512];
-	int fd = kd_listen_fd_take(name, AF_UNIX);
-
-	if (fd >= 0)
-		return fd;
-	snprintf(path, sizeof(path), "%s/%s.sock", runtime_dir, name);
-	fd = kd_unix_listen(path, 0660);
-	if (fd < 0)
-		kd_err("cannot listen on %s: %s", path, strerror(-fd));
-	return fd;
-}
-
 static int make_devices(struct kd_hidd *h)
 {
 	for (int k = 0; k < 3; k++) {
@@ -190,7 +176,7 @@ static int start(struct kd_hidd *h)
 	int fd, r;
 
 	kd_listen_fds_collect();
-	fd = open_socket(h->general.runtime_dir, "hidd");
+	fd = kd_listen_unix(h->general.runtime_dir, "hidd", 0660, NULL, 0);
 	if (fd < 0)
 		return fd;
 	r = kd_input_server_new(h->base, fd, h->state, &h->input);

@@ -701,26 +701,11 @@ fail:
 	return r;
 }
 
-static int take_or_listen(const char *runtime_dir, const char *name)
-{
-	char path[512];
-	int fd = kd_listen_fd_take(name, AF_UNIX);
-
-	if (fd >= 0)
-		return fd;
-	snprintf(path, sizeof(path), "%s/%s.sock", runtime_dir, name);
-	fd = kd_unix_listen(path, 0660);
-	if (fd < 0)
-		kd_err("cannot listen on %s: %s", path, strerror(-fd));
-	return fd;
-}
-
 int kd_media_listen(struct kd_media *m)
 {
-	m->listen_fd = take_or_listen(m->cfg.runtime_dir, "mediad");
+	m->listen_fd = kd_listen_unix(m->cfg.runtime_dir, "mediad", 0660, NULL, 0);
 	if (m->listen_fd < 0)
 		return m->listen_fd;
-	fcntl(m->listen_fd, F_SETFL, fcntl(m->listen_fd, F_GETFL) | O_NONBLOCK);
 	m->listen_ev = event_new(m->base, m->listen_fd, EV_READ | EV_PERSIST,
 				 on_accept, m);
 	if (!m->listen_ev || event_add(m->listen_ev, NULL) < 0)

@@ -383,26 +383,6 @@ static int open_tcp_listener(struct kd_monitor *m)
 	return 0;
 }
 
-/* From systemd when it passed one, else made here (and removed at exit). */
-static int open_unix(const char *runtime_dir, const char *name,
-		     const char *fd_name, char made[300])
-{
-	char path[300];
-	int fd = kd_listen_fd_take(fd_name, AF_UNIX);
-
-	if (fd >= 0) {
-		evutil_make_socket_nonblocking(fd);
-		return fd;
-	}
-	snprintf(path, sizeof(path), "%s/%s", runtime_dir, name);
-	fd = kd_unix_listen(path, 0660);
-	if (fd < 0)
-		kd_err("cannot listen on %s: %s", path, strerror(-fd));
-	else
-		memcpy(made, path, sizeof(path));
-	return fd;
-}
-
 static int open_sockets(struct kd_monitor *m)
 {
 	int r;
@@ -411,8 +391,11 @@ static int open_sockets(struct kd_monitor *m)
 	r = open_tcp_listener(m);
 	if (r < 0)
 		goto out;
-	m->handoff_fd = open_unix(m->s.general.runtime_dir, "sessiond.sock",
-				  "sessiond", m->handoff_path);
+	/* From systemd when it passed one, else made here (and removed at
+	 * exit). */
+	m->handoff_fd = kd_listen_unix(m->s.general.runtime_dir, "sessiond",
+				       0660, m->handoff_path,
+				       sizeof(m->handoff_path));
 	if (m->handoff_fd < 0) {
 		r = m->handoff_fd;
 		goto out;
