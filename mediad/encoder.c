@@ -254,7 +254,7 @@ static AVCodecContext *open_context(const char *name, uint32_t width,
 	ctx->framerate = (AVRational){ (int)fps, 1 };
 	ctx->bit_rate = (int64_t)bitrate_kbps * 1000;
 	ctx->rc_max_rate = ctx->bit_rate;
-	ctx->rc_buffer_size = (int)(ctx->bit_rate / 2);
+	ctx->rc_buffer_size = (int)KD_ENCODER_VBV_BUFFER_BITS(bitrate_kbps);
 	ctx->gop_size = GOP_FRAMES;
 	ctx->max_b_frames = 0;
 	ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
@@ -309,7 +309,8 @@ static int reopen(struct kd_encoder *e, const AVFrame *f, uint32_t bitrate)
 		bitrate = kd_encoder_bitrate_kbps(e->cfg.choice.codec,
 						  e->cfg.choice.hardware,
 						  (uint32_t)f->width,
-						  (uint32_t)f->height, 0.67);
+						  (uint32_t)f->height,
+						  KD_ENCODER_DEFAULT_RATIO);
 	e->ctx = open_context(e->cfg.choice.name, (uint32_t)f->width,
 			      (uint32_t)f->height, e->cfg.fps, bitrate,
 			      f->format);
