@@ -2,7 +2,19 @@
  * one viewer (capture + libx264 ultrafast/zerolatency + ring + wake-ups),
  * against ffmpeg encoding testsrc2 1080p with the same encoder settings in
  * the same run. Prints CPU ms per frame for both and the ratio
- * ffmpeg / mediad (>= 1.0: mediad costs no more per frame than ffmpeg). */
+ * ffmpeg / mediad (>= 1.0: mediad costs no more per frame than ffmpeg).
+ *
+ * "Same encoder settings" includes rate control: mediad runs libx264
+ * bitrate-capped (the default quality's bitrate, VBV max rate = bitrate,
+ * half a second of buffer, see encoder.h), so ffmpeg gets the same
+ * -b:v/-maxrate/-bufsize instead of libx264's default CRF 23 (which spends
+ * ~15 Mbit/s on testsrc2 and so costs more CPU than the capped encode).
+ *
+ * Two more lines put the figure in context: ffmpeg on mediad's own pattern
+ * (rawvideo on stdin: the same pixels, so the content's cost to x264 is
+ * equal), once as fast as it can and once paced at 30 fps with -re like a
+ * live source - on an otherwise idle machine a paced encoder costs more CPU
+ * per frame than a flat-out one (cold caches, thread wake-ups). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +25,7 @@
 #include <event2/event.h>
 
 #include "bench_util.h"
+#include "encoder.h"
 #include "frame_ring.h"
 #include "kvmdesk_ipc.pb-c.h"
 #include "media_client.h"
@@ -22,6 +35,9 @@
 #include <libavutil/frame.h>
 
 #define SECONDS 10
+
+/* libx264 options shared by every ffmpeg run, filled in by main(). */
+static char x264_opts[256];
 
 struct viewer {
 	struct kd_media_client *mc;
@@ -56,14 +72,18 @@ static double children_ms(void)
 }
 
 /* The same content mediad encodes, fed to ffmpeg as raw frames on stdin. */
-static double ffmpeg_same_content_ms(int frames)
+static double ffmpeg_same_content_ms(int frames, bool paced)
 {
 	AVFrame *f = av_frame_alloc();
 	double before = children_ms();
-	FILE *p = popen("ffmpeg -hide_banner -loglevel error -f rawvideo "
-			"-pix_fmt yuv420p -s 1920x1080 -r 30 -i - -c:v libx264 "
-			"-preset ultrafast -tune zerolatency -bf 0 -f null -",
-			"w");
+	char cmd[512];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd),
+		 "ffmpeg -hide_banner -loglevel error %s-f rawvideo "
+		 "-pix_fmt yuv420p -s 1920x1080 -r 30 -i - %s -f null -",
+		 paced ? "-re " : "", x264_opts);
+	p = popen(cmd, "w");
 
 	if (!p)
 		return -1;
@@ -93,8 +113,8 @@ static double ffmpeg_cpu_ms(int frames)
 
 	snprintf(cmd, sizeof(cmd),
 		 "ffmpeg -hide_banner -loglevel error -f lavfi -i "
-		 "testsrc2=size=1920x1080:rate=30 -frames:v %d -c:v libx264 "
-		 "-preset ultrafast -tune zerolatency -bf 0 -f null -", frames);
+		 "testsrc2=size=1920x1080:rate=30 -frames:v %d %s -f null -",
+		 frames, x264_opts);
 	ms = children_ms();
 	if (system(cmd) != 0)
 		return -1;
@@ -112,6 +132,15 @@ int main(void)
 	bool never = false;
 	double cpu0, cpu1, per_frame, ff_ms, ff_per_frame, same_ms;
 	uint64_t frames;
+	/* What mediad opens libx264 with for a viewer that sent no quality. */
+	uint32_t kbps = kd_encoder_bitrate_kbps(KDIPC__CODEC__CODEC_H264, false,
+						1920, 1080,
+						KD_ENCODER_DEFAULT_RATIO);
+
+	snprintf(x264_opts, sizeof(x264_opts),
+		 "-c:v libx264 -preset ultrafast -tune zerolatency -bf 0 "
+		 "-b:v %uk -maxrate %uk -bufsize %lld", kbps, kbps,
+		 (long long)KD_ENCODER_VBV_BUFFER_BITS(kbps));
 
 	if (kd_test_mediad_setup(&md, 1920, 1080, 30) < 0 ||
 	    kd_test_mediad_start(&md) < 0) {
@@ -136,6 +165,7 @@ int main(void)
 
 	ff_ms = ffmpeg_cpu_ms((int)frames);
 	ff_per_frame = ff_ms / (double)frames;
+	printf("encoder options on both sides: %s\n", x264_opts);
 	printf("mediad  1080p30 testpattern -> libx264 ultrafast/zerolatency: "
 	       "%llu frames in %d s, CPU %.0f ms = %.2f ms/frame (%.0f %% of "
 	       "one core)\n", (unsigned long long)frames, SECONDS,
@@ -145,9 +175,13 @@ int main(void)
 	       (unsigned long long)frames, ff_ms, ff_per_frame);
 	printf("ratio ffmpeg(testsrc2)/mediad CPU per frame: %.2f (goal >= 1.0)\n",
 	       ff_per_frame / per_frame);
-	same_ms = ffmpeg_same_content_ms((int)frames);
+	same_ms = ffmpeg_same_content_ms((int)frames, false);
 	printf("ffmpeg  mediad's own pattern as rawvideo on stdin -> same "
 	       "encoder: CPU %.0f ms = %.2f ms/frame; ratio %.2f\n", same_ms,
+	       same_ms / (double)frames, same_ms / (double)frames / per_frame);
+	same_ms = ffmpeg_same_content_ms((int)frames, true);
+	printf("ffmpeg  same, paced at 30 fps (-re) like a live source: "
+	       "CPU %.0f ms = %.2f ms/frame; ratio %.2f\n", same_ms,
 	       same_ms / (double)frames, same_ms / (double)frames / per_frame);
 	event_base_free(base);
 	return 0;

@@ -32,8 +32,10 @@ struct kd_encoder {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	/* Guarded by lock: what the loop asks for. */
+	/* Guarded by lock: what the loop asks for. pending is allocated once
+	 * and holds a reference while has_pending. */
 	struct AVFrame *pending;
+	bool has_pending;
 	uint64_t pending_capture_ns;
 	bool stop;
 	bool force_key;
@@ -42,6 +44,7 @@ struct kd_encoder {
 	struct kd_encoder_stats stats;
 
 	/* Encoder thread only. */
+	AVFrame *work;           /* swapped with pending: no allocation */
 	AVCodecContext *ctx;
 	AVPacket *pkt;
 	struct SwsContext *sws;
@@ -254,7 +257,7 @@ static AVCodecContext *open_context(const char *name, uint32_t width,
 	ctx->framerate = (AVRational){ (int)fps, 1 };
 	ctx->bit_rate = (int64_t)bitrate_kbps * 1000;
 	ctx->rc_max_rate = ctx->bit_rate;
-	ctx->rc_buffer_size = (int)(ctx->bit_rate / 2);
+	ctx->rc_buffer_size = (int)KD_ENCODER_VBV_BUFFER_BITS(bitrate_kbps);
 	ctx->gop_size = GOP_FRAMES;
 	ctx->max_b_frames = 0;
 	ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
@@ -309,7 +312,8 @@ static int reopen(struct kd_encoder *e, const AVFrame *f, uint32_t bitrate)
 		bitrate = kd_encoder_bitrate_kbps(e->cfg.choice.codec,
 						  e->cfg.choice.hardware,
 						  (uint32_t)f->width,
-						  (uint32_t)f->height, 0.67);
+						  (uint32_t)f->height,
+						  KD_ENCODER_DEFAULT_RATIO);
 	e->ctx = open_context(e->cfg.choice.name, (uint32_t)f->width,
 			      (uint32_t)f->height, e->cfg.fps, bitrate,
 			      f->format);
@@ -333,7 +337,7 @@ static enum AVPixelFormat sw_format(const struct kd_encoder *e)
 						   : e->ctx->pix_fmt;
 }
 
-static const AVFrame *to_encoder_format(struct kd_encoder *e, const AVFrame *f)
+static AVFrame *to_encoder_format(struct kd_encoder *e, AVFrame *f)
 {
 	if (f->format == sw_format(e))
 		return f;
@@ -351,7 +355,8 @@ static const AVFrame *to_encoder_format(struct kd_encoder *e, const AVFrame *f)
 				      e->ctx->width, e->ctx->height,
 				      sw_format(e), SWS_FAST_BILINEAR,
 				      NULL, NULL, NULL);
-	if (!e->sws)
+	/* An encoder that still holds the last picture keeps it. */
+	if (!e->sws || av_frame_make_writable(e->conv) < 0)
 		return NULL;
 	sws_scale(e->sws, (const uint8_t *const *)f->data, f->linesize, 0,
 		  f->height, e->conv->data, e->conv->linesize);
@@ -417,8 +422,7 @@ static void encode_one(struct kd_encoder *e, AVFrame *f, uint64_t capture_ns,
 		       bool key, uint32_t bitrate)
 {
 	uint64_t start = kd_frame_ring_now_ns();
-	const AVFrame *in;
-	AVFrame *enc;
+	AVFrame *in, *enc, *hw = NULL;
 	int64_t pts;
 	int ret;
 
@@ -446,24 +450,24 @@ static void encode_one(struct kd_encoder *e, AVFrame *f, uint64_t capture_ns,
 		pts = e->last_pts + 1;
 	e->last_pts = pts;
 	if (e->ctx->pix_fmt == AV_PIX_FMT_VAAPI) {
-		enc = av_frame_alloc();
-		if (!enc || av_hwframe_get_buffer(e->ctx->hw_frames_ctx, enc,
-						  0) < 0 ||
-		    av_hwframe_transfer_data(enc, in, 0) < 0) {
-			av_frame_free(&enc);
+		hw = av_frame_alloc();
+		if (!hw || av_hwframe_get_buffer(e->ctx->hw_frames_ctx, hw,
+						 0) < 0 ||
+		    av_hwframe_transfer_data(hw, in, 0) < 0) {
+			av_frame_free(&hw);
 			return;
 		}
+		enc = hw;
 	} else {
-		/* The encoder must not keep our reference: a new one. */
-		enc = av_frame_clone(in);
-		if (!enc)
-			return;
+		/* Our own frame (the source's picture or the converted one):
+		 * avcodec_send_frame() takes its own reference. */
+		enc = in;
 	}
 	enc->pts = pts;
 	enc->pict_type = key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
 	enc->key_frame = key;
 	ret = avcodec_send_frame(e->ctx, enc);
-	av_frame_free(&enc);
+	av_frame_free(&hw);
 	if (ret < 0) {
 		if (!e->logged_error)
 			kd_err("encoder %s: %s", e->cfg.choice.name,
@@ -489,15 +493,18 @@ static void *encoder_thread(void *arg)
 		uint32_t bitrate, fps;
 
 		pthread_mutex_lock(&e->lock);
-		while (!e->stop && !e->pending)
+		while (!e->stop && !e->has_pending)
 			pthread_cond_wait(&e->cond, &e->lock);
 		if (e->stop) {
 			pthread_mutex_unlock(&e->lock);
 			break;
 		}
+		/* Take the picture by swapping the frame shells. */
 		f = e->pending;
+		e->pending = e->work;
+		e->work = f;
+		e->has_pending = false;
 		capture_ns = e->pending_capture_ns;
-		e->pending = NULL;
 		fps = e->want_fps ? e->want_fps : e->cfg.fps;
 		bitrate = e->want_bitrate_kbps;
 		/* fps ceiling below the source rate: skip frames, keeping
@@ -507,7 +514,7 @@ static void *encoder_thread(void *arg)
 		    capture_ns - e->last_capture_ns < min_gap) {
 			e->stats.skipped++;
 			pthread_mutex_unlock(&e->lock);
-			av_frame_free(&f);
+			av_frame_unref(f);
 			continue;
 		}
 		key = e->force_key;
@@ -516,7 +523,7 @@ static void *encoder_thread(void *arg)
 
 		e->last_capture_ns = capture_ns;
 		encode_one(e, f, capture_ns, key, bitrate);
-		av_frame_free(&f);
+		av_frame_unref(f);
 	}
 	return NULL;
 }
@@ -537,7 +544,10 @@ int kd_encoder_start(const struct kd_encoder_config *cfg,
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->cond, NULL);
 	e->pkt = av_packet_alloc();
-	if (!e->pkt || pthread_create(&e->thread, NULL, encoder_thread, e)) {
+	e->pending = av_frame_alloc();
+	e->work = av_frame_alloc();
+	if (!e->pkt || !e->pending || !e->work ||
+	    pthread_create(&e->thread, NULL, encoder_thread, e)) {
 		kd_encoder_stop(e);
 		return -ENOMEM;
 	}
@@ -558,6 +568,7 @@ void kd_encoder_stop(struct kd_encoder *e)
 		pthread_join(e->thread, NULL);
 	}
 	av_frame_free(&e->pending);
+	av_frame_free(&e->work);
 	close_context(e);
 	av_packet_free(&e->pkt);
 	pthread_mutex_destroy(&e->lock);
@@ -568,18 +579,17 @@ void kd_encoder_stop(struct kd_encoder *e)
 void kd_encoder_submit(struct kd_encoder *e, const AVFrame *frame,
 		       uint64_t capture_ns)
 {
-	AVFrame *ref = av_frame_clone(frame);
-
-	if (!ref)
-		return;
 	pthread_mutex_lock(&e->lock);
-	if (e->pending) {
-		av_frame_free(&e->pending);
+	if (e->has_pending) {
+		av_frame_unref(e->pending);
+		e->has_pending = false;
 		e->stats.skipped++;
 	}
-	e->pending = ref;
-	e->pending_capture_ns = capture_ns;
-	pthread_cond_signal(&e->cond);
+	if (av_frame_ref(e->pending, frame) == 0) {
+		e->has_pending = true;
+		e->pending_capture_ns = capture_ns;
+		pthread_cond_signal(&e->cond);
+	}
 	pthread_mutex_unlock(&e->lock);
 }
 

@@ -32,6 +32,12 @@ uint32_t kd_encoder_bitrate_kbps(Kdipc__Codec codec, bool hardware,
 				 uint32_t width, uint32_t height,
 				 double ratio);
 
+/* The quality a viewer gets until it sends one (spec session §3.4
+ * "Balanced"), and the rate control every encoder is opened with: the
+ * bitrate is also the VBV max rate, the VBV buffer holds half a second. */
+#define KD_ENCODER_DEFAULT_RATIO 0.67
+#define KD_ENCODER_VBV_BUFFER_BITS(kbps) ((int64_t)(kbps) * 1000 / 2)
+
 struct kd_encoder;
 
 struct kd_encoder_config {

@@ -7,6 +7,7 @@
 AVFrame *kd_frame_pool_get(struct kd_frame_pool *p, int format, int width,
 			   int height)
 {
+	p->fresh = false;
 	for (int i = 0; i < KD_SOURCE_POOL; i++) {
 		AVFrame *f = p->frames[i];
 
@@ -29,6 +30,7 @@ AVFrame *kd_frame_pool_get(struct kd_frame_pool *p, int format, int width,
 				return NULL;
 			}
 			p->frames[i] = f;
+			p->fresh = true;
 			return f;
 		}
 		if (av_frame_is_writable(f))

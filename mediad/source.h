@@ -52,6 +52,10 @@ static inline void kd_source_destroy(struct kd_source *s)
 #define KD_SOURCE_POOL 4
 struct kd_frame_pool {
 	struct AVFrame *frames[KD_SOURCE_POOL];
+	/* Set by kd_frame_pool_get(): the frame it returned is newly
+	 * allocated (contents undefined); false: it holds what the caller
+	 * last wrote into it. */
+	bool fresh;
 };
 /* A writable frame of that geometry, or NULL when all are still in use
  * (the caller then skips the frame: the source never waits). */

@@ -15,6 +15,7 @@ struct testpattern {
 	struct kd_source head;
 	struct event *tick;
 	struct kd_frame_pool pool;
+	uint8_t *stripes;        /* stripes_table() of the width */
 	uint64_t n;
 	bool active;
 };
@@ -66,26 +67,40 @@ static void draw_counter(AVFrame *f, uint64_t n)
 	}
 }
 
-void kd_testpattern_render(AVFrame *f, uint64_t n)
+/* One period of the diagonal stripes and a row's width after it: row y of
+ * picture n is the window starting at (y + 4 n) mod 256. 256 + width bytes. */
+static uint8_t *stripes_table(int w)
+{
+	uint8_t *t = malloc((size_t)w + 256);
+
+	if (t)
+		for (int k = 0; k < w + 256; k++)
+			t[k] = (uint8_t)(32 + ((k >> 3) & 31) * 5);
+	return t;
+}
+
+/* Diagonal stripes moving right (every luma pixel changes each picture),
+ * the moving box and the counter on top. */
+static void draw_luma(AVFrame *f, uint64_t n, const uint8_t *stripes)
 {
 	int w = f->width, h = f->height;
 	int box = h / 6, bx, by;
-	uint8_t *line = malloc((size_t)(w + h));
+	int shift = (int)(n % 100000) * 4;
 
-	if (!line)
-		return;
-	/* Diagonal stripes moving right: one long line computed, each row is
-	 * a window of it shifted by the row index. */
-	for (int k = 0; k < w + h; k++)
-		line[k] = (uint8_t)(32 + (((k + (int)(n % 100000) * 4) >> 3) & 31) * 5);
 	for (int y = 0; y < h; y++)
-		memcpy(f->data[0] + (size_t)y * f->linesize[0], line + y,
-		       (size_t)w);
-	free(line);
+		memcpy(f->data[0] + (size_t)y * f->linesize[0],
+		       stripes + ((y + shift) & 255), (size_t)w);
 	bx = (int)((n * 7) % (uint64_t)(w > box ? w - box : 1));
 	by = (int)((n * 3) % (uint64_t)(h > box ? h - box : 1));
 	fill_rect(f->data[0], f->linesize[0], bx, by, box, box, w, h, 220);
 	draw_counter(f, n);
+}
+
+/* Chroma is static: U varies by row, V by column. */
+static void draw_chroma(AVFrame *f)
+{
+	int w = f->width, h = f->height;
+
 	if (f->format == AV_PIX_FMT_NV12) {
 		for (int y = 0; y < h / 2; y++) {
 			uint8_t *uv = f->data[1] + (size_t)y * f->linesize[1];
@@ -97,7 +112,6 @@ void kd_testpattern_render(AVFrame *f, uint64_t n)
 		}
 		return;
 	}
-	/* Chroma is static: U varies by row, V by column (rows identical). */
 	for (int x = 0; x < w / 2; x++)
 		f->data[2][x] = (uint8_t)(64 + (x * 128) / (w / 2 + 1));
 	for (int y = 0; y < h / 2; y++) {
@@ -109,6 +123,20 @@ void kd_testpattern_render(AVFrame *f, uint64_t n)
 	}
 }
 
+void kd_testpattern_render(AVFrame *f, uint64_t n)
+{
+	uint8_t *stripes = stripes_table(f->width);
+
+	if (!stripes)
+		return;
+	draw_luma(f, n, stripes);
+	free(stripes);
+	draw_chroma(f);
+}
+
+/* The source draws only what changes: the luma plane every picture, the
+ * chroma of a pool frame once, when the pool (re)allocates it (nobody else
+ * writes the pool's frames: encoders only read them). */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct testpattern *t = arg;
@@ -119,7 +147,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	t->n++;
 	if (!f)
 		return; /* every buffer still being encoded: skip this one */
-	kd_testpattern_render(f, t->n);
+	draw_luma(f, t->n, t->stripes);
+	if (t->pool.fresh)
+		draw_chroma(f);
 	t->head.cb.frame(t->head.cb.ctx, f, kd_frame_ring_now_ns());
 }
 
@@ -144,6 +174,7 @@ static void tp_destroy(struct kd_source *s)
 	if (t->tick)
 		event_free(t->tick);
 	kd_frame_pool_free(&t->pool);
+	free(t->stripes);
 	free(t);
 }
 
@@ -170,7 +201,8 @@ int kd_testpattern_create(struct event_base *base, uint32_t width,
 	t->head.name = "testpattern";
 	t->head.mode = (struct kd_source_mode){ width, height, fps, true };
 	t->tick = event_new(base, -1, EV_PERSIST, on_tick, t);
-	if (!t->tick) {
+	t->stripes = stripes_table((int)width);
+	if (!t->tick || !t->stripes) {
 		tp_destroy(&t->head);
 		return -ENOMEM;
 	}

@@ -488,6 +488,71 @@ START_TEST(test_paramsets_hevc)
 }
 END_TEST
 
+/* The test pattern source redraws only what changes (luma each picture,
+ * chroma once per pool frame): every picture it hands out must still equal
+ * a full render of that picture number, pool frames reused or not. */
+struct tp_check {
+	AVFrame *ref, *held;
+	uint64_t n;
+	int mismatches;
+	bool done;
+};
+
+static bool same_picture(const AVFrame *a, const AVFrame *b)
+{
+	for (int p = 0; p < 3; p++) {
+		int h = p ? a->height / 2 : a->height;
+		int w = p ? a->width / 2 : a->width;
+
+		for (int y = 0; y < h; y++)
+			if (memcmp(a->data[p] + (size_t)y * a->linesize[p],
+				   b->data[p] + (size_t)y * b->linesize[p],
+				   (size_t)w))
+				return false;
+	}
+	return true;
+}
+
+static void tp_frame(void *ctx, const AVFrame *f, uint64_t capture_ns)
+{
+	struct tp_check *c = ctx;
+
+	kd_testpattern_render(c->ref, ++c->n);
+	c->mismatches += !same_picture(f, c->ref);
+	/* Hold every third picture for a tick: the pool hands out its
+	 * other frames too. */
+	av_frame_free(&c->held);
+	if (c->n % 3 == 0)
+		c->held = av_frame_clone(f);
+	/* Scribble on the reference so a stale plane cannot match by luck. */
+	memset(c->ref->data[1], 0, (size_t)c->ref->linesize[1] * 4);
+	if (c->n == 12)
+		c->done = true;
+}
+
+START_TEST(test_testpattern_source_matches_full_render)
+{
+	struct event_base *base = event_base_new();
+	struct tp_check c = { .ref = av_frame_alloc() };
+	struct kd_source_callbacks cb = { .frame = tp_frame, .ctx = &c };
+	struct kd_source *src;
+
+	c.ref->format = AV_PIX_FMT_YUV420P;
+	c.ref->width = 64;
+	c.ref->height = 48;
+	ck_assert_int_eq(av_frame_get_buffer(c.ref, 0), 0);
+	ck_assert_int_eq(kd_testpattern_create(base, 64, 48, 120, &cb, &src), 0);
+	kd_source_set_active(src, true);
+	while (!c.done)
+		event_base_loop(base, EVLOOP_ONCE);
+	ck_assert_int_eq(c.mismatches, 0);
+	kd_source_destroy(src);
+	av_frame_free(&c.held);
+	av_frame_free(&c.ref);
+	event_base_free(base);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("media_units");
@@ -501,6 +566,7 @@ int main(void)
 	tcase_add_test(tc, test_convert_yuyv_with_padding);
 	tcase_add_test(tc, test_convert_nv12_and_yuv420);
 	tcase_add_test(tc, test_pool_exhaustion_skips);
+	tcase_add_test(tc, test_testpattern_source_matches_full_render);
 	tcase_add_test(tc, test_convert_mjpeg);
 	tcase_add_test(tc, test_bitrate_table);
 	tcase_add_test(tc, test_mjpeg_decoder_thread);
