@@ -25,6 +25,7 @@
 #include <event2/event.h>
 
 #include "bench_util.h"
+#include "video_bitrate.h"
 #include "encoder.h"
 #include "frame_ring.h"
 #include "kvmdesk_ipc.pb-c.h"
@@ -133,7 +134,7 @@ int main(void)
 	double cpu0, cpu1, per_frame, ff_ms, ff_per_frame, same_ms;
 	uint64_t frames;
 	/* What mediad opens libx264 with for a viewer that sent no quality. */
-	uint32_t kbps = kd_encoder_bitrate_kbps(KDIPC__CODEC__CODEC_H264, false,
+	uint32_t kbps = kd_video_bitrate_kbps(KDIPC__CODEC__CODEC_H264, false,
 						1920, 1080,
 						KD_ENCODER_DEFAULT_RATIO);
 

@@ -26,11 +26,6 @@ int kd_encoder_probe(Kdipc__Codec codec, uint32_t width, uint32_t height,
 		     uint32_t fps, struct kd_encoder_choice *out);
 const char *kd_codec_name(Kdipc__Codec codec);
 
-/* Bitrate for width x height at a quality ratio, spec session §3.4 (the
- * base table scaled by pixels); hardware H.264/H.265 get their factor. */
-uint32_t kd_encoder_bitrate_kbps(Kdipc__Codec codec, bool hardware,
-				 uint32_t width, uint32_t height,
-				 double ratio);
 
 /* The quality a viewer gets until it sends one (spec session §3.4
  * "Balanced"), and the rate control every encoder is opened with: the

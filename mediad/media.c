@@ -2,6 +2,7 @@
  * control channel that subscribes session workers to them. media.h has the
  * channel's rules. */
 #include "media.h"
+#include "video_bitrate.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -445,7 +446,7 @@ static void handle_quality(struct conn *c, const Kdipc__SetQuality *q)
 		p->bitrate_kbps = q->bitrate_kbps > 100000 ? 100000
 							  : q->bitrate_kbps;
 	else if (q->ratio_permille)
-		p->bitrate_kbps = kd_encoder_bitrate_kbps(
+		p->bitrate_kbps = kd_video_bitrate_kbps(
 			p->choice.codec, p->choice.hardware,
 			m->source->mode.width, m->source->mode.height,
 			(q->ratio_permille > 40000 ? 40000 : q->ratio_permille) /

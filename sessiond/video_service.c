@@ -15,6 +15,7 @@
 #include "kvmdesk_ipc.pb-c.h"
 #include "log.h"
 #include "media_client.h"
+#include "video_bitrate.h"
 
 /* Send a frame only while less than this is waiting in the worker's output
  * buffer (the worker's low watermark: on_output_drained fires below it). */
@@ -326,6 +327,24 @@ static void start_stream(struct video *v)
 	kd_media_client_subscribe(v->mc, codec);
 }
 
+/* What the client's quality monitor shows next to the delay: the bitrate
+ * this client's quality asks of the encoder (spec session §3.4). */
+static void report_bitrate(struct video *v)
+{
+	const struct kd_media_status *st = kd_media_client_status(v->mc);
+	bool hardware = false;
+
+	if (!st || !v->codec)
+		return;
+	for (uint32_t i = 0; i < st->n_codecs; i++)
+		if (st->codecs[i].codec == v->codec)
+			hardware = st->codecs[i].hardware;
+	kd_worker_set_target_bitrate(
+		v->w, kd_video_bitrate_kbps((Kdipc__Codec)v->codec, hardware,
+					    st->width, st->height,
+					    v->ratio_permille / 1000.0));
+}
+
 /* ---- mediad link callbacks ---- */
 
 /* mediad came (back) with other encoders than PeerInfo announced: tell the
@@ -385,6 +404,7 @@ static void on_subscribed(void *ctx, uint32_t codec, int error)
 	v->need_key = true;
 	v->key_requested = true;
 	kd_media_client_set_quality(v->mc, v->ratio_permille, v->fps);
+	report_bitrate(v);
 	pump(v);
 }
 
@@ -496,8 +516,10 @@ static bool apply_options(struct video *v, const Hbb__OptionMessage *opt)
 		v->has_decoding = true;
 		recodec = true;
 	}
-	if (quality_changed && kd_media_client_codec(v->mc))
+	if (quality_changed && kd_media_client_codec(v->mc)) {
 		kd_media_client_set_quality(v->mc, v->ratio_permille, v->fps);
+		report_bitrate(v);
+	}
 	return recodec;
 }
 

@@ -63,6 +63,7 @@ struct kd_worker {
 	uint64_t start_ms, last_recv_ms, probe_sent_ms, out_progress_ms;
 	bool probe_outstanding;
 	uint32_t last_delay;
+	uint32_t target_bitrate; /* kbps, from the video service */
 
 	/* services */
 	size_t n_services;
@@ -263,6 +264,11 @@ int kd_worker_send_checked(struct kd_worker *w, const Hbb__Message *msg,
 	if (w->state != WS_AUTHORIZED)
 		return -EPERM; /* nothing but login traffic before login */
 	return send_message_checked(w, msg, intact, arg);
+}
+
+void kd_worker_set_target_bitrate(struct kd_worker *w, uint32_t kbps)
+{
+	w->target_bitrate = kbps;
 }
 
 int kd_worker_send(struct kd_worker *w, const Hbb__Message *msg)
@@ -596,6 +602,7 @@ static void send_probe(struct kd_worker *w)
 
 	td.from_client = false;
 	td.last_delay = w->last_delay;
+	td.target_bitrate = w->target_bitrate;
 	m.union_case = HBB__MESSAGE__UNION_TEST_DELAY;
 	m.test_delay = &td;
 	send_or_finish(w, &m);

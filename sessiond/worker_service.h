@@ -25,7 +25,9 @@ int kd_worker_send(struct kd_worker *w, const Hbb__Message *msg); /* pack, encry
  * were copied and before they are sealed; false -> nothing is sent, -ESTALE. */
 int kd_worker_send_checked(struct kd_worker *w, const Hbb__Message *msg,
 			   bool (*intact)(void *arg), void *arg);
-size_t kd_worker_output_queued(struct kd_worker *w);             /* bytes queued, not yet written to the socket */
+size_t kd_worker_output_queued(struct kd_worker *w);
+/* The video bitrate the client's quality monitor shows (TestDelay). */
+void kd_worker_set_target_bitrate(struct kd_worker *w, uint32_t kbps);             /* bytes queued, not yet written to the socket */
 void kd_worker_close(struct kd_worker *w, const char *reason);   /* sends close_reason, ends session */
 /* The real client reconnects by itself after a close_reason unless the text
  * has "failed", "manually", "not allowed", ... (client.rs check_if_retry):

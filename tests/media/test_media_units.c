@@ -14,6 +14,7 @@
 #include <linux/videodev2.h>
 
 #include "encoder.h"
+#include "video_bitrate.h"
 #include "frame_ring.h"
 #include "media_client.h"
 #include "media_util.h"
@@ -237,13 +238,13 @@ START_TEST(test_bitrate_table)
 {
 	/* spec session §3.4 table: 1920x1080 Balanced = 1388 VPX, 2777 HW
 	 * H.264; 1280x720 Low = 500 VPX. */
-	ck_assert_int_lt(abs((int)kd_encoder_bitrate_kbps(
+	ck_assert_int_lt(abs((int)kd_video_bitrate_kbps(
 		KDIPC__CODEC__CODEC_VP9, false, 1920, 1080, 0.67) - 1388), 3);
-	ck_assert_int_lt(abs((int)kd_encoder_bitrate_kbps(
+	ck_assert_int_lt(abs((int)kd_video_bitrate_kbps(
 		KDIPC__CODEC__CODEC_H264, true, 1920, 1080, 0.67) - 2777), 3);
-	ck_assert_int_lt(abs((int)kd_encoder_bitrate_kbps(
+	ck_assert_int_lt(abs((int)kd_video_bitrate_kbps(
 		KDIPC__CODEC__CODEC_VP8, false, 1280, 720, 0.5) - 500), 3);
-	ck_assert_int_lt(abs((int)kd_encoder_bitrate_kbps(
+	ck_assert_int_lt(abs((int)kd_video_bitrate_kbps(
 		KDIPC__CODEC__CODEC_H265, true, 1920, 1080, 1.5) - 3846), 5);
 }
 END_TEST

@@ -17,6 +17,7 @@
 #include "ipc.h"
 #include "media_util.h"
 #include "unix_socket.h"
+#include "video_bitrate.h"
 #include "video_service.h"
 
 /* ---- fake worker ---- */
@@ -65,6 +66,12 @@ int kd_worker_send(struct kd_worker *w, const Hbb__Message *msg)
 void kd_worker_close(struct kd_worker *w, const char *reason)
 {
 	snprintf(w->closed, sizeof(w->closed), "%s", reason);
+}
+
+static uint32_t reported_kbps;
+void kd_worker_set_target_bitrate(struct kd_worker *w, uint32_t kbps)
+{
+	reported_kbps = kbps;
 }
 
 /* The input service learns the new display size from the video service;
@@ -450,10 +457,17 @@ START_TEST(test_refresh_and_options)
 	misc.option = &opt;
 	opt.custom_image_quality = 50 << 8;
 	opt.custom_fps = 20;
+	uint32_t best_kbps = reported_kbps;
 	ck_assert(!kd_video_service.on_message(state, &m));
 	spin(50);
 	ck_assert_uint_eq(M.ratio, 1000);
 	ck_assert_uint_eq(M.fps, 20);
+	/* TestDelay.target_bitrate follows the quality (spec §3.4 table). */
+	ck_assert_uint_gt(best_kbps, 0);
+	ck_assert_uint_lt(reported_kbps, best_kbps);
+	ck_assert_uint_eq(reported_kbps,
+			  kd_video_bitrate_kbps(KDIPC__CODEC__CODEC_H264, false,
+						640, 360, 1.0));
 	opt.custom_fps = 500; /* out of range: ignored */
 	opt.custom_image_quality = 0;
 	ck_assert(!kd_video_service.on_message(state, &m));
