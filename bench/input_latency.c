@@ -105,28 +105,19 @@ static struct rd_client *login(struct kd_harness *h)
 
 static void send_key(struct rd_client *c, uint32_t x11, bool down)
 {
-	Hbb__Message m = HBB__MESSAGE__INIT;
-	Hbb__KeyEvent ke = HBB__KEY_EVENT__INIT;
+	Hbb__Message m;
+	Hbb__KeyEvent ke;
 
-	ke.mode = HBB__KEYBOARD_MODE__Map;
-	ke.union_case = HBB__KEY_EVENT__UNION_CHR;
-	ke.chr = x11;
-	ke.down = down;
-	m.union_case = HBB__MESSAGE__UNION_KEY_EVENT;
-	m.key_event = &ke;
+	rd_build_map_key(&m, &ke, x11, down);
 	rd_client_send(c, &m);
 }
 
 static void send_mouse(struct rd_client *c, int mask, int x, int y)
 {
-	Hbb__Message m = HBB__MESSAGE__INIT;
-	Hbb__MouseEvent me = HBB__MOUSE_EVENT__INIT;
+	Hbb__Message m;
+	Hbb__MouseEvent me;
 
-	me.mask = mask;
-	me.x = x;
-	me.y = y;
-	m.union_case = HBB__MESSAGE__UNION_MOUSE_EVENT;
-	m.mouse_event = &me;
+	rd_build_mouse(&m, &me, mask, x, y);
 	rd_client_send(c, &m);
 }
 

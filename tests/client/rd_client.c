@@ -500,3 +500,28 @@ int rd_client_login(struct rd_client *c, const char *password, int timeout_ms,
 					timeout_ms, &r);
 	return *response ? 0 : r;
 }
+
+void rd_build_map_key(Hbb__Message *m, Hbb__KeyEvent *ke, uint32_t x11,
+		      bool down)
+{
+	hbb__message__init(m);
+	hbb__key_event__init(ke);
+	ke->mode = HBB__KEYBOARD_MODE__Map;
+	ke->union_case = HBB__KEY_EVENT__UNION_CHR;
+	ke->chr = x11;
+	ke->down = down;
+	m->union_case = HBB__MESSAGE__UNION_KEY_EVENT;
+	m->key_event = ke;
+}
+
+void rd_build_mouse(Hbb__Message *m, Hbb__MouseEvent *me, int32_t mask,
+		    int32_t x, int32_t y)
+{
+	hbb__message__init(m);
+	hbb__mouse_event__init(me);
+	me->mask = mask;
+	me->x = x;
+	me->y = y;
+	m->union_case = HBB__MESSAGE__UNION_MOUSE_EVENT;
+	m->mouse_event = me;
+}

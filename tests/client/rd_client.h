@@ -74,3 +74,11 @@ Hbb__Message *rd_client_recv_type(struct rd_client *c,
  * a close_reason is copied to reason), -ETIMEDOUT otherwise. */
 int rd_client_wait_closed(struct rd_client *c, int timeout_ms, char *reason,
 			  size_t reason_len);
+
+/* Input as the real desktop client encodes it toward a "Linux" peer, built
+ * in caller-owned storage (nothing to free). Map mode: chr is the X11
+ * keycode (spec session §5.3). mask = type | buttons << 3 (§5.9). */
+void rd_build_map_key(Hbb__Message *m, Hbb__KeyEvent *ke, uint32_t x11,
+		      bool down);
+void rd_build_mouse(Hbb__Message *m, Hbb__MouseEvent *me, int32_t mask,
+		    int32_t x, int32_t y);

@@ -21,6 +21,7 @@
 #include "input_service.h"
 #include "ipc.h"
 #include "unix_socket.h"
+#include "rd_client.h"
 
 static char dir[64], cfg_path[128], kbd_path[128], mouse_path[128];
 static char sock_path[128], ctl_path[128];
@@ -157,15 +158,10 @@ static void client_stop(struct client *c)
 
 static void map_key(struct client *c, uint32_t x11, bool down)
 {
-	Hbb__Message m = HBB__MESSAGE__INIT;
-	Hbb__KeyEvent ke = HBB__KEY_EVENT__INIT;
+	Hbb__Message m;
+	Hbb__KeyEvent ke;
 
-	ke.mode = HBB__KEYBOARD_MODE__Map;
-	ke.union_case = HBB__KEY_EVENT__UNION_CHR;
-	ke.chr = x11;
-	ke.down = down;
-	m.union_case = HBB__MESSAGE__UNION_KEY_EVENT;
-	m.key_event = &ke;
+	rd_build_map_key(&m, &ke, x11, down);
 	kd_input_service.on_message(c->svc, &m);
 }
 
@@ -184,14 +180,10 @@ static void control_key(struct client *c, int ck, bool down)
 
 static void mouse(struct client *c, int mask, int x, int y)
 {
-	Hbb__Message m = HBB__MESSAGE__INIT;
-	Hbb__MouseEvent me = HBB__MOUSE_EVENT__INIT;
+	Hbb__Message m;
+	Hbb__MouseEvent me;
 
-	me.mask = mask;
-	me.x = x;
-	me.y = y;
-	m.union_case = HBB__MESSAGE__UNION_MOUSE_EVENT;
-	m.mouse_event = &me;
+	rd_build_mouse(&m, &me, mask, x, y);
 	kd_input_service.on_message(c->svc, &m);
 }
 

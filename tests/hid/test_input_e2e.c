@@ -151,14 +151,10 @@ static void map_key(struct rd_client *c, uint32_t x11, bool down)
 
 static void mouse(struct rd_client *c, int mask, int x, int y)
 {
-	Hbb__Message m = HBB__MESSAGE__INIT;
-	Hbb__MouseEvent me = HBB__MOUSE_EVENT__INIT;
+	Hbb__Message m;
+	Hbb__MouseEvent me;
 
-	me.mask = mask;
-	me.x = x;
-	me.y = y;
-	m.union_case = HBB__MESSAGE__UNION_MOUSE_EVENT;
-	m.mouse_event = &me;
+	rd_build_mouse(&m, &me, mask, x, y);
 	ck_assert_int_eq(rd_client_send(c, &m), 0);
 }
 

@@ -14,6 +14,7 @@
 #include "input_service.h"
 #include "input_state.h"
 #include "unix_socket.h"
+#include "rd_client.h"
 
 static struct event_base *base;
 static struct mem_port *kp, *mp;
@@ -94,15 +95,10 @@ static void send_msg(Hbb__Message *m)
 
 static void key_x11(uint32_t code, bool down)
 {
-	Hbb__Message m = HBB__MESSAGE__INIT;
-	Hbb__KeyEvent ke = HBB__KEY_EVENT__INIT;
+	Hbb__Message m;
+	Hbb__KeyEvent ke;
 
-	ke.mode = HBB__KEYBOARD_MODE__Map;
-	ke.union_case = HBB__KEY_EVENT__UNION_CHR;
-	ke.chr = code;
-	ke.down = down;
-	m.union_case = HBB__MESSAGE__UNION_KEY_EVENT;
-	m.key_event = &ke;
+	rd_build_map_key(&m, &ke, code, down);
 	send_msg(&m);
 }
 
@@ -140,14 +136,10 @@ static void key_seq(const char *text)
 
 static void mouse(int mask, int x, int y)
 {
-	Hbb__Message m = HBB__MESSAGE__INIT;
-	Hbb__MouseEvent me = HBB__MOUSE_EVENT__INIT;
+	Hbb__Message m;
+	Hbb__MouseEvent me;
 
-	me.mask = mask;
-	me.x = x;
-	me.y = y;
-	m.union_case = HBB__MESSAGE__UNION_MOUSE_EVENT;
-	m.mouse_event = &me;
+	rd_build_mouse(&m, &me, mask, x, y);
 	send_msg(&m);
 }
 
