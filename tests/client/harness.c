@@ -79,20 +79,32 @@ static const char *build_dir(void)
 	return d && d[0] ? d : ".";
 }
 
+/* A free loopback port in 20000-25999: below the kernel's ephemeral range
+ * (32768 and up), where another test's outgoing connection could take it
+ * between this check and the daemon's bind, and apart from the stand-in
+ * hbbs ports (tests/rendezvous, 26000-32000). */
 uint16_t kd_harness_free_port(void)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	uint16_t port = 0;
+	static unsigned calls;
+	unsigned seed = (unsigned)getpid() * 2654435761u ^
+			(unsigned)now_ms() ^ ++calls * 40503u;
 
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
-		port = ntohs(sin.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
+	for (int tries = 0; tries < 200; tries++) {
+		uint16_t port = (uint16_t)(20000 + rand_r(&seed) % 6000);
+		struct sockaddr_in sin = { .sin_family = AF_INET,
+					   .sin_port = htons(port) };
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		bool ok;
+
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ok = fd >= 0 &&
+		     bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return port;
+	}
+	return 0;
 }
 
 const char *kd_harness_path(const struct kd_harness *h, const char *name)

@@ -97,3 +97,21 @@ def run(cmd, env=None):
     p = subprocess.run(cmd, capture_output=True, text=True, env=env,
                        timeout=120)
     return p.returncode, p.stdout + p.stderr
+
+
+def free_port():
+    """A free loopback TCP port in 32000-32699: below the kernel's ephemeral
+    range (32768+), where another test's outgoing connection could take it
+    before the daemon binds, and apart from the C harnesses' ranges."""
+    import random
+    import socket
+    rng = random.Random(os.getpid() ^ int.from_bytes(os.urandom(4), "little"))
+    for _ in range(200):
+        port = rng.randrange(32000, 32700)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port")

@@ -12,6 +12,8 @@ import sys
 import tempfile
 import time
 
+import kdunits
+
 BUILD = os.environ["KD_BUILD_DIR"]
 WAIT = 10.0  # bound for a broken daemon
 SKIP = 77
@@ -27,9 +29,7 @@ def main():
         conf = os.path.join(tmp, "kvmdesk.conf")
         os.makedirs(os.path.join(tmp, "run"))
         os.makedirs(os.path.join(tmp, "hid"))
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = kdunits.free_port()
         with open(conf, "w") as f:
             f.write(f"[general]\nstate_dir = {tmp}/state\n"
                     f"runtime_dir = {tmp}/run\n"

@@ -93,12 +93,7 @@ def program(name):
     return path
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from kdunits import free_port  # noqa: E402  (one port policy for every test)
 
 
 def write_config(tmp, extra=""):

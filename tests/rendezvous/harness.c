@@ -53,7 +53,10 @@ int h_pick_ports(void)
 {
 	unsigned seed = (unsigned)getpid() ^ (unsigned)now_ms();
 	for (int tries = 0; tries < 200; tries++) {
-		int p = 20000 + (int)(rand_r(&seed) % 30000);
+		/* 26000-32000: below the ephemeral range (32768+), where
+		 * other tests' outgoing connections cannot take it
+		 * meanwhile, and apart from kd_harness_free_port's ports */
+		int p = 26001 + (int)(rand_r(&seed) % 5998);
 		if (port_free(p - 1, SOCK_STREAM) && port_free(p, SOCK_STREAM) &&
 		    port_free(p, SOCK_DGRAM) && port_free(p + 1, SOCK_STREAM))
 			return p;
