@@ -481,3 +481,22 @@ int kd_harness_start_daemon(struct kd_harness *h, const char *name,
 	}
 	return 0;
 }
+
+size_t kd_harness_file_size(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 ? (size_t)sb.st_size : 0;
+}
+
+size_t kd_harness_read_file(const char *path, uint8_t *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, cap);
+	close(fd);
+	return n > 0 ? (size_t)n : 0;
+}

@@ -4,6 +4,7 @@
  * always cleaned up, even when a test fails. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -45,6 +46,10 @@ void kd_harness_cleanup(struct kd_harness *h);
 int kd_harness_wait_port(uint16_t port, int timeout_ms);
 int kd_harness_wait_file(const char *path, int timeout_ms);
 uint16_t kd_harness_free_port(void);
+/* Size of a file (0 when missing), and up to cap of its first bytes (the
+ * file backend's report logs, for instance). */
+size_t kd_harness_file_size(const char *path);
+size_t kd_harness_read_file(const char *path, uint8_t *buf, size_t cap);
 /* Path of a file in the harness dir (static buffer). */
 const char *kd_harness_path(const struct kd_harness *h, const char *name);
 /* Prints <dir>/<name>.log to stderr (for failed tests). */

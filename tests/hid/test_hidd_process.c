@@ -21,6 +21,7 @@
 #include "input_service.h"
 #include "ipc.h"
 #include "unix_socket.h"
+#include "harness.h"
 #include "rd_client.h"
 
 static char dir[64], cfg_path[128], kbd_path[128], mouse_path[128];
@@ -80,34 +81,15 @@ static void stop_hidd(int sig)
 	hidd_pid = -1;
 }
 
-static size_t file_size(const char *path)
-{
-	struct stat sb;
-
-	return stat(path, &sb) == 0 ? (size_t)sb.st_size : 0;
-}
-
-static size_t read_file(const char *path, uint8_t *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, cap);
-	close(fd);
-	return n > 0 ? (size_t)n : 0;
-}
-
 /* Runs base (if any) until path holds at least size bytes, 5 s at most. */
 static void wait_size(struct event_base *base, const char *path, size_t size)
 {
-	for (int i = 0; i < 5000 && file_size(path) < size; i++) {
+	for (int i = 0; i < 5000 && kd_harness_file_size(path) < size; i++) {
 		if (base)
 			event_base_loop(base, EVLOOP_NONBLOCK);
 		usleep(1000);
 	}
-	ck_assert_uint_ge(file_size(path), size);
+	ck_assert_uint_ge(kd_harness_file_size(path), size);
 }
 
 static int recv_reply(int fd, ProtobufCMessage **m)
@@ -215,9 +197,9 @@ START_TEST(starts_with_all_released_reports)
 
 	wait_size(NULL, kbd_path, 8);
 	wait_size(NULL, mouse_path, 7);
-	ck_assert_uint_eq(read_file(kbd_path, buf, sizeof(buf)), 8);
+	ck_assert_uint_eq(kd_harness_read_file(kbd_path, buf, sizeof(buf)), 8);
 	ck_assert_mem_eq(buf, zero, 8);
-	ck_assert_uint_eq(read_file(mouse_path, buf, sizeof(buf)), 7);
+	ck_assert_uint_eq(kd_harness_read_file(mouse_path, buf, sizeof(buf)), 7);
 	ck_assert_mem_eq(buf, zero, 7);
 }
 END_TEST
@@ -254,7 +236,7 @@ START_TEST(types_a_sentence_and_ctrl_alt_del)
 	append_kbd(want, &n, 0x00, 0);
 	wait_size(c.base, kbd_path, n);
 	usleep(50000); /* nothing more may arrive */
-	ck_assert_uint_eq(read_file(kbd_path, got, sizeof(got)), n);
+	ck_assert_uint_eq(kd_harness_read_file(kbd_path, got, sizeof(got)), n);
 	ck_assert_mem_eq(got, want, n);
 	client_stop(&c);
 }
@@ -304,7 +286,7 @@ START_TEST(clicks_drags_scrolls)
 	append_abs(want, &n, 0, 1919, 1079, 0, -1);
 	wait_size(c.base, mouse_path, n);
 	usleep(50000);
-	ck_assert_uint_eq(read_file(mouse_path, got, sizeof(got)), n);
+	ck_assert_uint_eq(kd_harness_read_file(mouse_path, got, sizeof(got)), n);
 	ck_assert_mem_eq(got, want, n);
 	client_stop(&c);
 }
@@ -329,12 +311,12 @@ START_TEST(killed_session_leaves_nothing_pressed)
 		}
 	}
 	wait_size(NULL, kbd_path, 3 * 8);
-	n = read_file(kbd_path, buf, sizeof(buf));
+	n = kd_harness_read_file(kbd_path, buf, sizeof(buf));
 	ck_assert_mem_eq(buf + n - 8, shift_a, 8);
 	kill(child, SIGKILL);
 	waitpid(child, &status, 0);
 	wait_size(NULL, kbd_path, 4 * 8);
-	n = read_file(kbd_path, buf, sizeof(buf));
+	n = kd_harness_read_file(kbd_path, buf, sizeof(buf));
 	ck_assert_uint_eq(n, 4 * 8);
 	ck_assert_mem_eq(buf + n - 8, zero, 8);
 }
@@ -359,7 +341,7 @@ START_TEST(hidd_killed_and_restarted_input_resumes)
 	start_hidd();
 	/* The new hidd starts with an all-released report. */
 	wait_size(c.base, kbd_path, 3 * 8);
-	n = read_file(kbd_path, buf, sizeof(buf));
+	n = kd_harness_read_file(kbd_path, buf, sizeof(buf));
 	ck_assert_mem_eq(buf + n - 8, zero, 8);
 	/* The same session reconnects (back-off from 100 ms). */
 	for (int i = 0; i < 5000 && !kd_input_service_connected(c.svc); i++) {
@@ -371,7 +353,7 @@ START_TEST(hidd_killed_and_restarted_input_resumes)
 	map_key(&c, 38, true);
 	map_key(&c, 38, false);
 	wait_size(c.base, kbd_path, 5 * 8);
-	n = read_file(kbd_path, buf, sizeof(buf));
+	n = kd_harness_read_file(kbd_path, buf, sizeof(buf));
 	ck_assert_uint_eq(n, 5 * 8);
 	ck_assert_mem_eq(buf + 3 * 8, a, 8);
 	ck_assert_mem_eq(buf + 4 * 8, zero, 8);
@@ -410,7 +392,7 @@ START_TEST(malformed_peer_is_closed_alone)
 	/* ...and the good session still types with Shift held. */
 	map_key(&c, 38, true);
 	wait_size(c.base, kbd_path, 3 * 8);
-	n = read_file(kbd_path, buf, sizeof(buf));
+	n = kd_harness_read_file(kbd_path, buf, sizeof(buf));
 	ck_assert_uint_eq(buf[n - 8], 0x02);
 	ck_assert_uint_eq(buf[n - 6], 0x04);
 	client_stop(&c);

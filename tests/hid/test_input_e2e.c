@@ -82,25 +82,6 @@ static struct rd_client *logged_in_client(void)
 	return c;
 }
 
-static size_t file_size(const char *path)
-{
-	struct stat sb;
-
-	return stat(path, &sb) == 0 ? (size_t)sb.st_size : 0;
-}
-
-static size_t read_file(const char *path, uint8_t *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, cap);
-	close(fd);
-	return n > 0 ? (size_t)n : 0;
-}
-
 /* Reads (and drops) what the peer sends, answering keep-alive probes. */
 static void pump(struct rd_client *c, int ms)
 {
@@ -120,13 +101,13 @@ static void wait_size(struct rd_client *c, const char *path, size_t size)
 {
 	int64_t end = now_ms() + T_MS;
 
-	while (file_size(path) < size && now_ms() < end)
+	while (kd_harness_file_size(path) < size && now_ms() < end)
 		pump(c, 5);
-	if (file_size(path) < size) {
+	if (kd_harness_file_size(path) < size) {
 		kd_harness_dump_log(&H, "hidd");
 		kd_harness_dump_log(&H, "sessiond");
 	}
-	ck_assert_uint_ge(file_size(path), size);
+	ck_assert_uint_ge(kd_harness_file_size(path), size);
 }
 
 static void send_key(struct rd_client *c, Hbb__KeyEvent *ke)
@@ -236,7 +217,7 @@ START_TEST(sentence_and_ctrl_alt_del)
 	append_kbd(want, &n, 0x00, 0);
 	wait_size(c, kbd_path, n);
 	pump(c, 100); /* nothing more may arrive */
-	ck_assert_uint_eq(read_file(kbd_path, got, sizeof(got)), n);
+	ck_assert_uint_eq(kd_harness_read_file(kbd_path, got, sizeof(got)), n);
 	ck_assert_mem_eq(got, want, n);
 	rd_client_free(c);
 }
@@ -277,7 +258,7 @@ START_TEST(clicks_drags_scrolls)
 	append_abs(want, &n, 0, 1279, 719, 0, -1);
 	wait_size(c, mouse_path, n);
 	pump(c, 100);
-	ck_assert_uint_eq(read_file(mouse_path, got, sizeof(got)), n);
+	ck_assert_uint_eq(kd_harness_read_file(mouse_path, got, sizeof(got)), n);
 	ck_assert_mem_eq(got, want, n);
 	ck_assert_uint_eq(got[n - 7 + 1] | got[n - 7 + 2] << 8, 32767);
 	rd_client_free(c);
@@ -337,12 +318,12 @@ START_TEST(killed_session_leaves_nothing_pressed)
 	map_key(c, 50, true); /* Shift */
 	map_key(c, 38, true); /* A */
 	wait_size(c, kbd_path, 3 * 8);
-	n = read_file(kbd_path, buf, sizeof(buf));
+	n = kd_harness_read_file(kbd_path, buf, sizeof(buf));
 	ck_assert_mem_eq(buf + n - 8, shift_a, 8);
 	ck_assert_int_ge(kill_workers(harness_pid("sessiond")), 1);
 	wait_size(NULL, kbd_path, 4 * 8);
 	pump(NULL, 100);
-	n = read_file(kbd_path, buf, sizeof(buf));
+	n = kd_harness_read_file(kbd_path, buf, sizeof(buf));
 	ck_assert_uint_eq(n, 4 * 8);
 	ck_assert_mem_eq(buf + n - 8, zero, 8);
 	rd_client_free(c);
@@ -364,9 +345,9 @@ START_TEST(dropped_connection_leaves_nothing_pressed)
 	rd_client_free(c); /* the client goes away with keys held */
 	wait_size(NULL, kbd_path, 4 * 8);
 	wait_size(NULL, mouse_path, 4 * 7);
-	n = read_file(kbd_path, buf, sizeof(buf));
+	n = kd_harness_read_file(kbd_path, buf, sizeof(buf));
 	ck_assert_mem_eq(buf + n - 8, zero, 8);
-	n = read_file(mouse_path, buf, sizeof(buf));
+	n = kd_harness_read_file(mouse_path, buf, sizeof(buf));
 	ck_assert_uint_eq(buf[n - 7], 0);
 }
 END_TEST
@@ -409,7 +390,7 @@ START_TEST(hidd_killed_and_restarted_input_resumes)
 	ck_assert_int_gt(kd_harness_start(&H, "hidd"), 0);
 	/* The new hidd starts with an all-released report... */
 	wait_size(c, kbd_path, 3 * 8);
-	n = read_file(kbd_path, buf, sizeof(buf));
+	n = kd_harness_read_file(kbd_path, buf, sizeof(buf));
 	ck_assert_mem_eq(buf + n - 8, zero, 8);
 	/* ...and the session's worker reconnects to it (back-off). */
 	end = now_ms() + T_MS;
@@ -423,7 +404,7 @@ START_TEST(hidd_killed_and_restarted_input_resumes)
 	map_key(c, 56, false);
 	wait_size(c, kbd_path, 5 * 8);
 	pump(c, 100);
-	n = read_file(kbd_path, buf, sizeof(buf));
+	n = kd_harness_read_file(kbd_path, buf, sizeof(buf));
 	ck_assert_uint_eq(n, 5 * 8);
 	ck_assert_mem_eq(buf + 3 * 8, b, 8);
 	ck_assert_mem_eq(buf + 4 * 8, zero, 8);
