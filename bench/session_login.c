@@ -28,39 +28,36 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static long rss_kib(int pid)
+/* The "<field> N kB" line of a /proc/PID file. */
+static long proc_kib(int pid, const char *file, const char *field)
 {
 	char path[64], line[256];
+	size_t n = strlen(field);
 	long kib = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+		if (strncmp(line, field, n) == 0) {
+			kib = strtol(line + n, NULL, 10);
 			break;
+		}
 	fclose(f);
 	return kib;
+}
+
+static long rss_kib(int pid)
+{
+	return proc_kib(pid, "status", "VmRSS:");
 }
 
 /* Proportional set size: shared copy-on-write pages split among sharers. */
 static long pss_kib(int pid)
 {
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Pss: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
+	return proc_kib(pid, "smaps_rollup", "Pss:");
 }
 
 static int first_child(int pid)
