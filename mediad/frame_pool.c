@@ -31,10 +31,13 @@ AVFrame *kd_frame_pool_get(struct kd_frame_pool *p, int format, int width,
 			}
 			p->frames[i] = f;
 			p->fresh = true;
+			p->slot = i;
 			return f;
 		}
-		if (av_frame_is_writable(f))
+		if (av_frame_is_writable(f)) {
+			p->slot = i;
 			return f;
+		}
 	}
 	return NULL;
 }

@@ -56,6 +56,8 @@ struct kd_frame_pool {
 	 * allocated (contents undefined); false: it holds what the caller
 	 * last wrote into it. */
 	bool fresh;
+	/* Set by kd_frame_pool_get(): which of frames[] it returned. */
+	int slot;
 };
 /* A writable frame of that geometry, or NULL when all are still in use
  * (the caller then skips the frame: the source never waits). */

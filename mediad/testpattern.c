@@ -11,11 +11,17 @@
 #include "frame_ring.h"
 #include "source.h"
 
+/* A rectangle in luma pixels. */
+struct rect { int x, y, w, h; };
+
 struct testpattern {
 	struct kd_source head;
 	struct event *tick;
 	struct kd_frame_pool pool;
-	uint8_t *stripes;        /* stripes_table() of the width */
+	uint8_t *background;     /* background_luma() of the size */
+	/* Where the box is in each pool frame: only that and the counter
+	 * differ from the background when the frame comes round again. */
+	struct rect box_in[KD_SOURCE_POOL];
 	uint64_t n;
 	bool active;
 };
@@ -45,16 +51,34 @@ static void fill_rect(uint8_t *plane, int stride, int x, int y, int w, int h,
 		memset(plane + (size_t)(y + r) * stride + x, v, (size_t)(w > 0 ? w : 0));
 }
 
+#define COUNTER_DIGITS 8
+
+static int counter_scale(int h)
+{
+	return h / 40 > 2 ? h / 40 : 2;
+}
+
+static struct rect counter_plate(int h)
+{
+	int s = counter_scale(h);
+
+	return (struct rect){ s, s, (COUNTER_DIGITS * 6 + 1) * s, 9 * s };
+}
+
 static void draw_counter(AVFrame *f, uint64_t n)
 {
-	char text[24];
-	int len = snprintf(text, sizeof(text), "%08llu", (unsigned long long)n);
-	int scale = f->height / 40 > 2 ? f->height / 40 : 2;
-	int x0 = scale * 2, y0 = scale * 2;
+	char text[COUNTER_DIGITS + 1];
+	int scale = counter_scale(f->height);
+	struct rect plate = counter_plate(f->height);
+	int x0 = plate.x + scale, y0 = plate.y + scale;
 
-	fill_rect(f->data[0], f->linesize[0], x0 - scale, y0 - scale,
-		  (len * 6 + 1) * scale, 9 * scale, f->width, f->height, 16);
-	for (int i = 0; i < len; i++) {
+	/* Eight digits always: the plate has a fixed size (wraps after
+	 * 38 days at 30 fps). */
+	snprintf(text, sizeof(text), "%0*llu", COUNTER_DIGITS,
+		 (unsigned long long)(n % 100000000));
+	fill_rect(f->data[0], f->linesize[0], plate.x, plate.y, plate.w,
+		  plate.h, f->width, f->height, 16);
+	for (int i = 0; i < COUNTER_DIGITS; i++) {
 		const uint8_t *g = digits[text[i] - '0'];
 
 		for (int r = 0; r < 7; r++)
@@ -67,89 +91,159 @@ static void draw_counter(AVFrame *f, uint64_t n)
 	}
 }
 
-/* One period of the diagonal stripes and a row's width after it: row y of
- * picture n is the window starting at (y + 4 n) mod 256. 256 + width bytes. */
-static uint8_t *stripes_table(int w)
-{
-	uint8_t *t = malloc((size_t)w + 256);
+/* What a viewer of a KVM box mostly looks at is a still desktop with a
+ * little motion, so the pattern is that: a still background that shows
+ * colour, grey levels and sharpness (colour bars over the top 60 %, a luma
+ * ramp, then 1- and 2-pixel line pairs), a box that moves over it (motion is
+ * smooth, frames are not dropped or reordered) and the picture counter (how
+ * late the picture is, which picture a client is stuck on). A picture that moves everywhere at once would look
+ * like mush at the bitrate a client's quality asks for (spec session §3.4). */
+#define NBARS 7
 
-	if (t)
-		for (int k = 0; k < w + 256; k++)
-			t[k] = (uint8_t)(32 + ((k >> 3) & 31) * 5);
-	return t;
+/* 75 % colour bars, BT.601 limited range: white, yellow, cyan, green,
+ * magenta, red, blue. */
+static const uint8_t bar_y[NBARS] = { 180, 162, 131, 112, 84, 65, 35 };
+static const uint8_t bar_u[NBARS] = { 128, 44, 156, 72, 184, 100, 212 };
+static const uint8_t bar_v[NBARS] = { 128, 142, 44, 58, 198, 212, 114 };
+
+static int bars_bottom(int h) { return (h * 3 / 5) & ~1; }
+static int ramp_bottom(int h) { return (h * 4 / 5) & ~1; }
+
+/* The still luma plane, width x height bytes, packed. */
+static uint8_t *background_luma(int w, int h)
+{
+	uint8_t *b = malloc((size_t)w * (size_t)h);
+
+	if (!b)
+		return NULL;
+	for (int y = 0; y < h; y++) {
+		uint8_t *row = b + (size_t)y * w;
+
+		for (int x = 0; x < w; x++) {
+			if (y < bars_bottom(h))
+				row[x] = bar_y[x * NBARS / w];
+			else if (y < ramp_bottom(h))
+				row[x] = (uint8_t)(16 + x * 219 / (w > 1 ? w - 1 : 1));
+			else if (x < w / 2) /* 1-pixel line pairs */
+				row[x] = (x & 1) ? 235 : 16;
+			else                /* 2-pixel line pairs */
+				row[x] = (x & 2) ? 235 : 16;
+		}
+	}
+	return b;
 }
 
-/* Diagonal stripes moving right (every luma pixel changes each picture),
- * the moving box and the counter on top. */
-static void draw_luma(AVFrame *f, uint64_t n, const uint8_t *stripes)
+/* 0, 1, ..., range, range - 1, ..., 1, 0, 1, ...: back and forth. */
+static int bounce(uint64_t pos, int range)
 {
-	int w = f->width, h = f->height;
-	int box = h / 6, bx, by;
-	int shift = (int)(n % 100000) * 4;
+	uint64_t period = range > 0 ? 2 * (uint64_t)range : 1;
+	int p = (int)(pos % period);
 
-	for (int y = 0; y < h; y++)
-		memcpy(f->data[0] + (size_t)y * f->linesize[0],
-		       stripes + ((y + shift) & 255), (size_t)w);
-	bx = (int)((n * 7) % (uint64_t)(w > box ? w - box : 1));
-	by = (int)((n * 3) % (uint64_t)(h > box ? h - box : 1));
-	fill_rect(f->data[0], f->linesize[0], bx, by, box, box, w, h, 220);
+	return p <= range ? p : 2 * range - p;
+}
+
+static struct rect box_rect(int w, int h, uint64_t n)
+{
+	int top = bars_bottom(h), side = (h - top) / 2;
+
+	return (struct rect){ bounce(n * 7, w - side),
+			      top + bounce(n * 3, h - top - side), side, side };
+}
+
+static void copy_background(AVFrame *f, const uint8_t *background,
+			    struct rect r)
+{
+	for (int y = r.y; y < r.y + r.h; y++)
+		memcpy(f->data[0] + (size_t)y * f->linesize[0] + r.x,
+		       background + (size_t)y * f->width + r.x, (size_t)r.w);
+}
+
+/* The box that moves and the counter, over the still background. The box
+ * bounces inside the grey bands, so it stays grey: only luma changes from
+ * one picture to the next. */
+static void draw_moving(AVFrame *f, uint64_t n, struct rect box)
+{
+	fill_rect(f->data[0], f->linesize[0], box.x, box.y, box.w, box.h,
+		  f->width, f->height, 235);
+	fill_rect(f->data[0], f->linesize[0], box.x + box.w / 4,
+		  box.y + box.h / 4, box.w / 2, box.h / 2, f->width,
+		  f->height, 16);
 	draw_counter(f, n);
 }
 
-/* Chroma is static: U varies by row, V by column. */
+static void chroma_at(int x, int y, int w, int h, uint8_t *u, uint8_t *v)
+{
+	struct rect c = counter_plate(h);
+	bool on_counter = x >= c.x && x < c.x + c.w && y >= c.y && y < c.y + c.h;
+
+	if (y < bars_bottom(h) && !on_counter) {
+		*u = bar_u[x * NBARS / w];
+		*v = bar_v[x * NBARS / w];
+	} else {
+		*u = *v = 128;
+	}
+}
+
+/* Chroma is still: drawn once per pool frame. */
 static void draw_chroma(AVFrame *f)
 {
 	int w = f->width, h = f->height;
 
-	if (f->format == AV_PIX_FMT_NV12) {
-		for (int y = 0; y < h / 2; y++) {
-			uint8_t *uv = f->data[1] + (size_t)y * f->linesize[1];
+	for (int y = 0; y < h / 2; y++) {
+		for (int x = 0; x < w / 2; x++) {
+			uint8_t u, v;
 
-			for (int x = 0; x < w / 2; x++) {
-				uv[2 * x] = (uint8_t)(64 + (y * 128) / (h / 2 + 1));
-				uv[2 * x + 1] = (uint8_t)(64 + (x * 128) / (w / 2 + 1));
+			chroma_at(2 * x, 2 * y, w, h, &u, &v);
+			if (f->format == AV_PIX_FMT_NV12) {
+				uint8_t *uv = f->data[1] + (size_t)y * f->linesize[1];
+
+				uv[2 * x] = u;
+				uv[2 * x + 1] = v;
+			} else {
+				f->data[1][(size_t)y * f->linesize[1] + x] = u;
+				f->data[2][(size_t)y * f->linesize[2] + x] = v;
 			}
 		}
-		return;
-	}
-	for (int x = 0; x < w / 2; x++)
-		f->data[2][x] = (uint8_t)(64 + (x * 128) / (w / 2 + 1));
-	for (int y = 0; y < h / 2; y++) {
-		memset(f->data[1] + (size_t)y * f->linesize[1],
-		       64 + (y * 128) / (h / 2 + 1), (size_t)w / 2);
-		if (y)
-			memcpy(f->data[2] + (size_t)y * f->linesize[2],
-			       f->data[2], (size_t)w / 2);
 	}
 }
 
 void kd_testpattern_render(AVFrame *f, uint64_t n)
 {
-	uint8_t *stripes = stripes_table(f->width);
+	uint8_t *background = background_luma(f->width, f->height);
 
-	if (!stripes)
+	if (!background)
 		return;
-	draw_luma(f, n, stripes);
-	free(stripes);
+	copy_background(f, background,
+			(struct rect){ 0, 0, f->width, f->height });
+	free(background);
+	draw_moving(f, n, box_rect(f->width, f->height, n));
 	draw_chroma(f);
 }
 
-/* The source draws only what changes: the luma plane every picture, the
- * chroma of a pool frame once, when the pool (re)allocates it (nobody else
- * writes the pool's frames: encoders only read them). */
+/* The source draws only what changes: the whole picture when the pool
+ * (re)allocates a frame, afterwards the background where the box was in
+ * that frame, then the box and the counter (nobody else writes the pool's
+ * frames: encoders only read them). */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct testpattern *t = arg;
 	AVFrame *f = kd_frame_pool_get(&t->pool, AV_PIX_FMT_YUV420P,
 				       (int)t->head.mode.width,
 				       (int)t->head.mode.height);
+	int w = (int)t->head.mode.width, h = (int)t->head.mode.height;
+	struct rect *old_box;
 
 	t->n++;
 	if (!f)
 		return; /* every buffer still being encoded: skip this one */
-	draw_luma(f, t->n, t->stripes);
-	if (t->pool.fresh)
+	old_box = &t->box_in[t->pool.slot];
+	if (t->pool.fresh) {
+		*old_box = (struct rect){ 0, 0, w, h };
 		draw_chroma(f);
+	}
+	copy_background(f, t->background, *old_box);
+	*old_box = box_rect(w, h, t->n);
+	draw_moving(f, t->n, *old_box);
 	t->head.cb.frame(t->head.cb.ctx, f, kd_frame_ring_now_ns());
 }
 
@@ -174,7 +268,7 @@ static void tp_destroy(struct kd_source *s)
 	if (t->tick)
 		event_free(t->tick);
 	kd_frame_pool_free(&t->pool);
-	free(t->stripes);
+	free(t->background);
 	free(t);
 }
 
@@ -201,8 +295,8 @@ int kd_testpattern_create(struct event_base *base, uint32_t width,
 	t->head.name = "testpattern";
 	t->head.mode = (struct kd_source_mode){ width, height, fps, true };
 	t->tick = event_new(base, -1, EV_PERSIST, on_tick, t);
-	t->stripes = stripes_table((int)width);
-	if (!t->tick || !t->stripes) {
+	t->background = background_luma((int)width, (int)height);
+	if (!t->tick || !t->background) {
 		tp_destroy(&t->head);
 		return -ENOMEM;
 	}
