@@ -50,8 +50,29 @@ static int own_like_parent(const char *path, int fd)
 	return 0;
 }
 
-int kd_atomic_write(const char *path, const void *data, size_t len,
-		    mode_t mode)
+/* How the new file gets its owner: like its directory (state files) or
+ * like the file it replaces (configuration). */
+struct owner_rule {
+	const struct stat *like; /* NULL: like the directory when root */
+};
+
+static int set_owner(const char *path, int fd, const struct owner_rule *o)
+{
+	if (!o->like)
+		return own_like_parent(path, fd);
+	if (fchown(fd, o->like->st_uid, o->like->st_gid) == 0)
+		return 0;
+	/* Not root: fine only when the old file was ours anyway. */
+	struct stat now;
+	if (fstat(fd, &now) < 0)
+		return -errno;
+	if (now.st_uid != o->like->st_uid || now.st_gid != o->like->st_gid)
+		return -EPERM;
+	return 0;
+}
+
+static int write_replace(const char *path, const void *data, size_t len,
+			 mode_t mode, const struct owner_rule *o)
 {
 	char tmp[PATH_MAX];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
@@ -62,7 +83,7 @@ int kd_atomic_write(const char *path, const void *data, size_t len,
 	if (fd < 0)
 		return -errno;
 	int r = 0;
-	r = own_like_parent(path, fd);
+	r = set_owner(path, fd, o);
 	if (r < 0)
 		goto fail;
 	/* After fchown, which may clear set-id bits. */
@@ -89,6 +110,20 @@ fail:
 		close(fd);
 	unlink(tmp);
 	return r;
+}
+
+int kd_atomic_write(const char *path, const void *data, size_t len,
+		    mode_t mode)
+{
+	const struct owner_rule o = { .like = NULL };
+	return write_replace(path, data, len, mode, &o);
+}
+
+int kd_atomic_replace(const char *path, const void *data, size_t len,
+		      const struct stat *old)
+{
+	const struct owner_rule o = { .like = old };
+	return write_replace(path, data, len, old->st_mode & 07777, &o);
 }
 
 int kd_read_small_file(const char *path, size_t max, char **out,
