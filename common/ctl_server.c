@@ -240,6 +240,21 @@ static int reply_close_session(struct ctl_conn *c, uint64_t conn_id)
 	return send_reply(c, &reply);
 }
 
+static int reply_reload(struct ctl_conn *c)
+{
+	Kdipc__ReloadReply res = KDIPC__RELOAD_REPLY__INIT;
+	const struct kd_ctl_ops *ops = c->srv->ops;
+	char message[512] = "";
+	res.error = ops->reload ? ops->reload(c->srv->data, message,
+					      sizeof(message))
+				: -EOPNOTSUPP;
+	res.message = message;
+	Kdipc__CtlReply reply = KDIPC__CTL_REPLY__INIT;
+	reply.msg_case = KDIPC__CTL_REPLY__MSG_RELOAD;
+	reply.reload = &res;
+	return send_reply(c, &reply);
+}
+
 /* Returns NULL to keep the connection, or why it must close. */
 static const char *handle(struct ctl_conn *c, const Kdipc__CtlRequest *req)
 {
@@ -260,6 +275,8 @@ static const char *handle(struct ctl_conn *c, const Kdipc__CtlRequest *req)
 		return reply_close_session(c, req->close_session->conn_id) < 0
 			       ? "cannot reply"
 			       : NULL;
+	case KDIPC__CTL_REQUEST__MSG_RELOAD:
+		return reply_reload(c) < 0 ? "cannot reply" : NULL;
 	case KDIPC__CTL_REQUEST__MSG_HELLO:
 		return "second Hello";
 	default:
@@ -552,6 +569,27 @@ int kd_ctl_call_close_session(const char *path, uint64_t conn_id,
 	if (r < 0)
 		return r;
 	*error = reply->close_session ? reply->close_session->error : -EPROTO;
+	protobuf_c_message_free_unpacked(&reply->base, NULL);
+	return 0;
+}
+
+int kd_ctl_call_reload(const char *path, int timeout_ms, int *error,
+		       char *message, size_t len)
+{
+	Kdipc__Reload rl = KDIPC__RELOAD__INIT;
+	Kdipc__CtlRequest req = KDIPC__CTL_REQUEST__INIT;
+	req.msg_case = KDIPC__CTL_REQUEST__MSG_RELOAD;
+	req.reload = &rl;
+	Kdipc__CtlReply *reply = NULL;
+	int r = kd_ctl_call(path, &req, timeout_ms, &reply);
+	if (r < 0)
+		return r;
+	*error = reply->reload ? reply->reload->error : -EPROTO;
+	if (message && len)
+		snprintf(message, len, "%s",
+			 reply->reload && reply->reload->message
+				 ? reply->reload->message
+				 : "");
 	protobuf_c_message_free_unpacked(&reply->base, NULL);
 	return 0;
 }

@@ -3,8 +3,8 @@
  * CtlRequest / CtlReply envelope per packet (proto/kvmdesk_ipc.proto).
  *
  * A client must be allowed by kd_unix_peer_allowed (root, our uid, our
- * group), send Hello first (we answer Hello), then any number of status or
- * close_session requests, each answered with one CtlReply. Anything else -
+ * group), send Hello first (we answer Hello), then any number of status,
+ * close_session or reload requests, each answered with one CtlReply. Anything else -
  * a second Hello, a request before Hello, an unparsable packet, a packet
  * carrying an fd - closes that connection only.
  *
@@ -63,6 +63,10 @@ struct kd_ctl_ops {
 	/* Optional (NULL: every close_session is answered -EOPNOTSUPP).
 	 * Returns 0 or a negative errno, KD_CTL_NO_SESSION when unknown. */
 	int (*close_session)(void *data, uint64_t conn_id);
+	/* Optional (NULL: every reload is answered -EOPNOTSUPP). Re-reads
+	 * the configuration; returns 0 or a negative errno (-EINVAL: invalid
+	 * file, old settings kept) and says what happened in message. */
+	int (*reload)(void *data, char *message, size_t len);
 };
 
 /* Listens (or takes the systemd socket) and registers with base. ops and
@@ -96,6 +100,11 @@ int kd_ctl_call_status(const char *path, int timeout_ms,
  * daemon's answer: 0, KD_CTL_NO_SESSION or another -errno. */
 int kd_ctl_call_close_session(const char *path, uint64_t conn_id,
 			      int timeout_ms, int *error);
+
+/* kd_ctl_call with a Reload. On success (0) *error is the daemon's answer
+ * (0 or -errno) and message (may be NULL) what it said. */
+int kd_ctl_call_reload(const char *path, int timeout_ms, int *error,
+		       char *message, size_t len);
 
 /* runtime_dir/<component>-ctl.sock into out. 0 or -ENAMETOOLONG. */
 int kd_ctl_socket_path(const char *runtime_dir, const char *component,

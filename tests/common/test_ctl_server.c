@@ -66,9 +66,19 @@ static int fake_close(void *data, uint64_t conn_id)
 	return 0;
 }
 
+static int reloads;
+
+static int fake_reload(void *data, char *message, size_t len)
+{
+	reloads++;
+	snprintf(message, len, "reload %d", reloads);
+	return reloads == 1 ? 0 : -EINVAL;
+}
+
 static const struct kd_ctl_ops fake_ops = {
 	.status = fake_status,
 	.close_session = fake_close,
+	.reload = fake_reload,
 };
 
 static void on_term(evutil_socket_t fd, short what, void *arg)
@@ -249,6 +259,23 @@ START_TEST(close_session_reaches_the_daemon)
 	Kdipc__CtlReply *reply = call_status();
 	ck_assert_uint_eq(reply->status->n_sessions, 0);
 	protobuf_c_message_free_unpacked(&reply->base, NULL);
+	stop_server();
+}
+END_TEST
+
+START_TEST(reload_reaches_the_daemon)
+{
+	start_server("test", NULL);
+	int error = 1;
+	char msg[64] = "";
+	ck_assert_int_eq(kd_ctl_call_reload(path, WAIT_MS, &error, msg,
+					    sizeof(msg)), 0);
+	ck_assert_int_eq(error, 0);
+	ck_assert_str_eq(msg, "reload 1");
+	ck_assert_int_eq(kd_ctl_call_reload(path, WAIT_MS, &error, msg,
+					    sizeof(msg)), 0);
+	ck_assert_int_eq(error, -EINVAL);
+	ck_assert_str_eq(msg, "reload 2");
 	stop_server();
 }
 END_TEST
@@ -521,6 +548,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, status_reports_what_the_daemon_fills);
 	tcase_add_test(tc, close_session_reaches_the_daemon);
+	tcase_add_test(tc, reload_reaches_the_daemon);
 	tcase_add_test(tc, many_requests_on_one_connection);
 	tcase_add_test(tc, request_before_hello_closes);
 	tcase_add_test(tc, wrong_version_closes);

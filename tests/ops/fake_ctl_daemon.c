@@ -62,7 +62,8 @@ static int close_session(void *data, uint64_t id)
 	return 0;
 }
 
-static const struct kd_ctl_ops ops = { fill, close_session };
+static const struct kd_ctl_ops ops = { .status = fill,
+				       .close_session = close_session };
 
 static void on_signal(evutil_socket_t fd, short what, void *arg)
 {
