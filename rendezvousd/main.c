@@ -22,6 +22,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(base, NULL);
 }
 
+static void on_hangup(evutil_socket_t sig, short what, void *arg)
+{
+	kd_rdvd_reload(arg, NULL, 0);
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path;
@@ -29,7 +34,7 @@ int main(int argc, char **argv)
 	struct kd_rdvd_config rc_cfg;
 	struct kd_rdvd *d = NULL;
 	struct event_base *base = NULL;
-	struct event *sigterm = NULL, *sigint = NULL;
+	struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
 	int next, rc, status = EXIT_FAILURE;
 
 	kd_log_init("rendezvousd", LOG_INFO);
@@ -43,6 +48,7 @@ int main(int argc, char **argv)
 	}
 	if (kd_rdvd_config_read(cfg, &rc_cfg) < 0)
 		goto out;
+	rc_cfg.config_path = config_path;
 	kd_log_set_level(rc_cfg.general.log_level);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -54,7 +60,12 @@ int main(int argc, char **argv)
 	if (!sigterm || !sigint || event_add(sigterm, NULL) < 0 ||
 	    event_add(sigint, NULL) < 0)
 		goto out;
-	if (kd_rdvd_new(base, &rc_cfg, &d) < 0 || kd_rdvd_start(d) < 0)
+	if (kd_rdvd_new(base, &rc_cfg, &d) < 0)
+		goto out;
+	/* systemctl reload (ExecReload= sends SIGHUP); caught before start
+	 * so an early one cannot end the daemon. */
+	sighup = evsignal_new(base, SIGHUP, on_hangup, d);
+	if (!sighup || event_add(sighup, NULL) < 0 || kd_rdvd_start(d) < 0)
 		goto out;
 	event_base_dispatch(base);
 	status = EXIT_SUCCESS;
@@ -64,6 +75,8 @@ out:
 		event_free(sigterm);
 	if (sigint)
 		event_free(sigint);
+	if (sighup)
+		event_free(sighup);
 	if (base)
 		event_base_free(base);
 	kd_config_free(cfg);

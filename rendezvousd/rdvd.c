@@ -27,6 +27,7 @@ struct kd_rdvd {
 		struct kd_notify *notify;
 		struct event *status_ev;   /* deferred status refresh */
 		struct event *reconfig_ev; /* deferred ConfigUpdate */
+		bool network_up;           /* identity, resolver, hand-off */
 		char pending[KD_RDVD_SERVERS_MAX][KD_RDV_HOST_MAX];
 		unsigned n_pending;
 		char status[1024];
@@ -88,6 +89,14 @@ int kd_rdvd_config_read(const struct kd_config *cfg,
 		kd_err("[rendezvous] servers: at most %d servers of up to %d "
 		       "characters", KD_RDVD_SERVERS_MAX, KD_RDV_HOST_MAX - 1);
 		return -EINVAL;
+	}
+	for (unsigned i = 0; i < out->n_servers; i++) {
+		if (kd_rdv_server_spec_check(out->servers[i]) < 0) {
+			kd_err("[rendezvous] servers: cannot parse \"%s\" as "
+			       "host[:port] (port 2 to 65535)",
+			       out->servers[i]);
+			return -EINVAL;
+		}
 	}
 	if (copy_key(out->key, sizeof(out->key),
 		     kd_config_get(cfg, "rendezvous", "key"), "key") < 0 ||
@@ -157,7 +166,6 @@ static void fill_status(void *arg, struct kd_ctl_status *st)
 	}
 }
 
-static const struct kd_ctl_ops ctl_ops = {.status = fill_status};
 
 static void update_status(evutil_socket_t fd, short what, void *arg)
 {
@@ -214,28 +222,54 @@ static void stop_servers(struct kd_rdvd *d)
 static void on_config_update(void *arg, int32_t serial, char **servers,
 			     size_t n);
 
-static int start_servers(struct kd_rdvd *d,
-			 char list[KD_RDVD_SERVERS_MAX][KD_RDV_HOST_MAX],
-			 unsigned n)
+/* Takes the running server named name out of d->rt.servers (NULL if none). */
+static struct kd_rdv_server *take_server(struct kd_rdv_server **old,
+					 unsigned n_old, const char *name)
 {
-	for (unsigned i = 0; i < n; i++) {
-		struct kd_rdv_server *s;
-		int rc = kd_rdv_server_new(&d->ctx, list[i], &s);
-		if (rc < 0)
-			return rc;
-		kd_rdv_server_on_config_update(s, on_config_update, d);
-		d->rt.servers[d->rt.n_servers++] = s;
-		kd_rdv_server_start(s);
+	for (unsigned i = 0; i < n_old; i++) {
+		if (old[i] && strcmp(kd_rdv_server_name(old[i]), name) == 0) {
+			struct kd_rdv_server *s = old[i];
+			old[i] = NULL;
+			return s;
+		}
 	}
+	return NULL;
+}
+
+/* Makes the running servers match list, in its order: a server still
+ * listed keeps its registration (unless restart_all), one no longer
+ * listed is torn down, a new one starts registering. Shared by the
+ * configuration file (start, reload) and hbbs' ConfigUpdate. Never called
+ * from inside a server's own event handler. */
+static void apply_servers(struct kd_rdvd *d,
+			  char list[KD_RDVD_SERVERS_MAX][KD_RDV_HOST_MAX],
+			  unsigned n, bool restart_all)
+{
+	struct kd_rdv_server *old[KD_RDVD_SERVERS_MAX];
+	unsigned n_old = d->rt.n_servers;
+
+	memcpy(old, d->rt.servers, sizeof(old));
+	d->rt.n_servers = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct kd_rdv_server *s =
+			restart_all ? NULL : take_server(old, n_old, list[i]);
+		if (!s) {
+			if (kd_rdv_server_new(&d->ctx, list[i], &s) < 0)
+				continue; /* logged; the others still work */
+			kd_rdv_server_on_config_update(s, on_config_update, d);
+			kd_rdv_server_start(s);
+		}
+		d->rt.servers[d->rt.n_servers++] = s;
+	}
+	for (unsigned i = 0; i < n_old; i++)
+		kd_rdv_server_destroy(old[i]);
 	on_changed(d);
-	return 0;
 }
 
 static void on_reconfig(evutil_socket_t fd, short what, void *arg)
 {
 	struct kd_rdvd *d = arg;
-	stop_servers(d);
-	start_servers(d, d->rt.pending, d->rt.n_pending);
+	apply_servers(d, d->rt.pending, d->rt.n_pending, false);
 }
 
 static void on_config_update(void *arg, int32_t serial, char **servers,
@@ -256,11 +290,9 @@ static void on_config_update(void *arg, int32_t serial, char **servers,
 	if (cnt == 0 || serial <= SERIAL_MIN)
 		return;
 	same = cnt == d->rt.n_servers;
-	for (unsigned i = 0; same && i < cnt; i++) {
-		struct kd_rdv_server_status s;
-		kd_rdv_server_status(d->rt.servers[i], &s);
-		same = strcmp(s.name, list[i]) == 0;
-	}
+	for (unsigned i = 0; same && i < cnt; i++)
+		same = strcmp(kd_rdv_server_name(d->rt.servers[i]),
+			      list[i]) == 0;
 	if (same)
 		return;
 	kd_notice("rendezvous server list replaced by the server's "
@@ -270,6 +302,187 @@ static void on_config_update(void *arg, int32_t serial, char **servers,
 	d->rt.n_pending = cnt;
 	event_active(d->rt.reconfig_ev, EV_TIMEOUT, 0);
 }
+
+/* What registering needs: the identity (never a new one), a resolver and
+ * the hand-off to sessiond. Done once, when there is a server. */
+static int network_up(struct kd_rdvd *d)
+{
+	int rc;
+
+	if (d->rt.network_up)
+		return 0;
+	rc = kd_identity_load(d->cfg.general.state_dir, &d->ctx.ident);
+	if (rc < 0) {
+		kd_err("cannot load the device identity from %s (%s); "
+		       "run \"kvmdeskctl init\" first",
+		       d->cfg.general.state_dir, strerror(-rc));
+		return rc;
+	}
+	d->ctx.dns = evdns_base_new(d->ctx.base,
+				    EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	if (!d->ctx.dns)
+		/* No resolv.conf: numeric servers still work. */
+		d->ctx.dns = evdns_base_new(d->ctx.base, 0);
+	if (!d->ctx.dns)
+		return -ENOMEM;
+	rc = kd_handoff_new(d->ctx.base, d->cfg.general.runtime_dir,
+			    &d->ctx.handoff);
+	if (rc < 0)
+		return rc;
+	d->rt.network_up = true;
+	return 0;
+}
+
+static void apply_keys(struct kd_rdvd *d, const struct kd_rdvd_config *c)
+{
+	snprintf(d->ctx.relay, sizeof(d->ctx.relay), "%s", c->relay);
+	snprintf(d->ctx.licence_key, sizeof(d->ctx.licence_key), "%s",
+		 c->relay_key[0] ? c->relay_key : c->key);
+	d->ctx.reg_interval_ms = c->reg_interval_ms;
+}
+
+/* ---- reload ------------------------------------------------------------ */
+
+static void join_servers(const struct kd_rdvd_config *c, char *out,
+			 size_t len)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	if (c->n_servers == 0)
+		snprintf(out, len, "none (direct IP only)");
+	for (unsigned i = 0; i < c->n_servers && used < len; i++)
+		used += (size_t)snprintf(out + used, len - used, "%s%s",
+					 i ? ", " : "", c->servers[i]);
+}
+
+static bool same_servers(const struct kd_rdvd_config *a,
+			 const struct kd_rdvd_config *b)
+{
+	if (a->n_servers != b->n_servers)
+		return false;
+	for (unsigned i = 0; i < a->n_servers; i++)
+		if (strcmp(a->servers[i], b->servers[i]) != 0)
+			return false;
+	return true;
+}
+
+static void append(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void append(char *out, size_t len, const char *fmt, ...)
+{
+	size_t used = strlen(out);
+	va_list ap;
+	if (used + 2 >= len)
+		return;
+	if (used)
+		used += (size_t)snprintf(out + used, len - used, "; ");
+	va_start(ap, fmt);
+	vsnprintf(out + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+/* "set", "changed", "removed" for a secret-ish value never printed. */
+static const char *how_changed(const char *old, const char *now)
+{
+	if (!*old)
+		return "set";
+	if (!*now)
+		return "removed";
+	return "changed";
+}
+
+/* One line saying what differs between a (in effect) and b (the file). */
+static void describe_changes(const struct kd_rdvd_config *a,
+			     const struct kd_rdvd_config *b, char *out,
+			     size_t len)
+{
+	char x[600], y[600];
+
+	out[0] = '\0';
+	if (!same_servers(a, b)) {
+		join_servers(a, x, sizeof(x));
+		join_servers(b, y, sizeof(y));
+		append(out, len, "servers %s -> %s", x, y);
+	}
+	if (strcmp(a->key, b->key) != 0)
+		append(out, len, "key %s", how_changed(a->key, b->key));
+	if (strcmp(a->relay, b->relay) != 0)
+		append(out, len, "relay %s -> %s", *a->relay ? a->relay
+							      : "default",
+		       *b->relay ? b->relay : "default");
+	if (strcmp(a->relay_key, b->relay_key) != 0)
+		append(out, len, "relay_key %s",
+		       how_changed(a->relay_key, b->relay_key));
+	if (a->reg_interval_ms != b->reg_interval_ms)
+		append(out, len, "register_interval %u s -> %u s",
+		       a->reg_interval_ms / 1000, b->reg_interval_ms / 1000);
+	if (a->general.log_level != b->general.log_level)
+		append(out, len, "log_level changed");
+	if (strcmp(a->general.state_dir, b->general.state_dir) != 0 ||
+	    strcmp(a->general.runtime_dir, b->general.runtime_dir) != 0)
+		append(out, len, "state_dir/runtime_dir changed: takes effect "
+				 "when rendezvousd restarts");
+}
+
+int kd_rdvd_reload(struct kd_rdvd *d, char *message, size_t len)
+{
+	struct kd_config *file = NULL;
+	struct kd_rdvd_config nc;
+	char buf[1024], changes[900];
+	const struct kd_log_fields failed = {
+		.message_id = KD_MSGID_CONFIG_RELOAD_FAILED};
+	const struct kd_log_fields done = {
+		.message_id = KD_MSGID_CONFIG_RELOADED};
+	int rc;
+
+	if (!message || !len) {
+		message = buf;
+		len = sizeof(buf);
+	}
+	rc = kd_config_load(d->cfg.config_path, &file);
+	if (rc == 0)
+		rc = kd_rdvd_config_read(file, &nc);
+	kd_config_free(file);
+	if (rc == 0 && nc.n_servers)
+		rc = network_up(d);
+	if (rc < 0) {
+		snprintf(message, len,
+			 "%s not applied (%s); the rendezvous settings in "
+			 "effect stay", d->cfg.config_path,
+			 rc == -EINVAL ? "invalid, see the line before"
+				       : strerror(-rc));
+		kd_log_event(LOG_WARNING, &failed,
+			     "configuration reload failed: %s", message);
+		return rc;
+	}
+	nc.config_path = d->cfg.config_path;
+	describe_changes(&d->cfg, &nc, changes, sizeof(changes));
+	bool restart_all = nc.reg_interval_ms != d->cfg.reg_interval_ms;
+	bool servers_changed = !same_servers(&d->cfg, &nc) || restart_all;
+	/* Directories are bound at start: they keep their values. */
+	snprintf(nc.general.state_dir, sizeof(nc.general.state_dir), "%s",
+		 d->cfg.general.state_dir);
+	snprintf(nc.general.runtime_dir, sizeof(nc.general.runtime_dir), "%s",
+		 d->cfg.general.runtime_dir);
+	kd_log_set_level(nc.general.log_level);
+	apply_keys(d, &nc);
+	d->cfg = nc;
+	if (servers_changed)
+		apply_servers(d, nc.servers, nc.n_servers, restart_all);
+	snprintf(message, len, "rendezvous settings reloaded from %s: %s",
+		 d->cfg.config_path, changes[0] ? changes : "no change");
+	kd_log_event(LOG_NOTICE, &done, "%s", message);
+	return 0;
+}
+
+static int ctl_reload(void *arg, char *message, size_t len)
+{
+	return kd_rdvd_reload(arg, message, len);
+}
+
+static const struct kd_ctl_ops ctl_ops = {.status = fill_status,
+					  .reload = ctl_reload};
 
 /* ---- life cycle -------------------------------------------------------- */
 
@@ -281,13 +494,10 @@ int kd_rdvd_new(struct event_base *base, const struct kd_rdvd_config *cfg,
 		return -ENOMEM;
 	d->cfg = *cfg;
 	d->ctx.base = base;
-	d->ctx.reg_interval_ms = cfg->reg_interval_ms;
 	d->ctx.serial = SERIAL_MIN;
 	d->ctx.changed = on_changed;
 	d->ctx.changed_arg = d;
-	snprintf(d->ctx.relay, sizeof(d->ctx.relay), "%s", cfg->relay);
-	snprintf(d->ctx.licence_key, sizeof(d->ctx.licence_key), "%s",
-		 cfg->relay_key[0] ? cfg->relay_key : cfg->key);
+	apply_keys(d, cfg);
 	d->rt.status_ev = event_new(base, -1, 0, update_status, d);
 	d->rt.reconfig_ev = event_new(base, -1, 0, on_reconfig, d);
 	if (!d->rt.status_ev || !d->rt.reconfig_ev) {
@@ -303,22 +513,7 @@ int kd_rdvd_start(struct kd_rdvd *d)
 	int rc;
 
 	if (d->cfg.n_servers) {
-		rc = kd_identity_load(d->cfg.general.state_dir, &d->ctx.ident);
-		if (rc < 0) {
-			kd_err("cannot load the device identity from %s (%s); "
-			       "run \"kvmdeskctl init\" first",
-			       d->cfg.general.state_dir, strerror(-rc));
-			return rc;
-		}
-		d->ctx.dns = evdns_base_new(d->ctx.base,
-					    EVDNS_BASE_INITIALIZE_NAMESERVERS);
-		if (!d->ctx.dns)
-			/* No resolv.conf: numeric servers still work. */
-			d->ctx.dns = evdns_base_new(d->ctx.base, 0);
-		if (!d->ctx.dns)
-			return -ENOMEM;
-		rc = kd_handoff_new(d->ctx.base, d->cfg.general.runtime_dir,
-				    &d->ctx.handoff);
+		rc = network_up(d);
 		if (rc < 0)
 			return rc;
 	}
@@ -333,9 +528,7 @@ int kd_rdvd_start(struct kd_rdvd *d)
 		return rc;
 	}
 
-	rc = start_servers(d, d->cfg.servers, d->cfg.n_servers);
-	if (rc < 0)
-		return rc;
+	apply_servers(d, d->cfg.servers, d->cfg.n_servers, false);
 	update_status(-1, 0, d);
 	kd_log_event(LOG_INFO,
 		     &(struct kd_log_fields){

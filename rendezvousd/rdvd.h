@@ -19,6 +19,9 @@ struct kd_rdvd_config {
 	char relay[KD_RDV_HOST_MAX];
 	char relay_key[KD_RDV_KEY_MAX];
 	uint32_t reg_interval_ms;
+	/* The file kd_rdvd_reload re-reads; set by the caller after
+	 * kd_rdvd_config_read, must outlive the daemon. */
+	const char *config_path;
 };
 
 /* Reads [general] and [rendezvous]; -EINVAL (logged) on a bad value. */
@@ -36,3 +39,10 @@ int kd_rdvd_new(struct event_base *base, const struct kd_rdvd_config *cfg,
 /* Loads the identity, opens the sockets, starts registering. */
 int kd_rdvd_start(struct kd_rdvd *d);
 void kd_rdvd_destroy(struct kd_rdvd *d);
+/* SIGHUP and the control socket's reload: re-reads config_path and applies
+ * a changed [rendezvous]: registrations with servers no longer listed end,
+ * new servers are registered with (same identity), key / relay / relay_key
+ * apply to the next connection. Open sessions (sessiond's) are untouched.
+ * An unusable file changes nothing and returns -EINVAL. One journal line
+ * either way; message (may be NULL) gets the same text. */
+int kd_rdvd_reload(struct kd_rdvd *d, char *message, size_t len);

@@ -566,6 +566,22 @@ static void resolve(struct kd_rdv_server *s)
 
 /* ---- public ------------------------------------------------------------ */
 
+int kd_rdv_server_spec_check(const char *spec)
+{
+	char host[KD_RDV_HOST_MAX];
+	uint16_t port;
+	if (kd_host_port_split(spec, host, sizeof(host), &port,
+			       KD_RDV_DEFAULT_PORT) < 0 ||
+	    !host[0] || port < 2)
+		return -EINVAL;
+	return 0;
+}
+
+const char *kd_rdv_server_name(const struct kd_rdv_server *s)
+{
+	return s->name;
+}
+
 int kd_rdv_server_new(struct kd_rdv_ctx *ctx, const char *spec,
 		      struct kd_rdv_server **out)
 {
@@ -581,7 +597,7 @@ int kd_rdv_server_new(struct kd_rdv_ctx *ctx, const char *spec,
 	snprintf(s->name, sizeof(s->name), "%s", spec);
 	rc = kd_host_port_split(spec, s->host, sizeof(s->host), &s->port,
 				KD_RDV_DEFAULT_PORT);
-	if (rc < 0 || !s->host[0] || s->port < 2) {
+	if (rc < 0 || kd_rdv_server_spec_check(spec) < 0) {
 		kd_err("[rendezvous] servers: cannot parse \"%s\" as "
 		       "host[:port]", spec);
 		rc = -EINVAL;

@@ -11,12 +11,17 @@
 
 struct kd_rdv_server;
 
+/* 0 when spec is a usable "host[:port]" (port 2-65535: hbbs answers the
+ * NAT test on port-1), else -EINVAL. Logs nothing. */
+int kd_rdv_server_spec_check(const char *spec);
 /* spec is "host[:port]" as configured (port 21116 by default). */
 int kd_rdv_server_new(struct kd_rdv_ctx *ctx, const char *spec,
 		      struct kd_rdv_server **out);
 /* Resolves the host and starts registering; never blocks. */
 int kd_rdv_server_start(struct kd_rdv_server *s);
 void kd_rdv_server_destroy(struct kd_rdv_server *s);
+/* The spec it was made from. */
+const char *kd_rdv_server_name(const struct kd_rdv_server *s);
 
 struct kd_rdv_server_status {
 	char name[KD_RDV_HOST_MAX];  /* as configured */
