@@ -178,11 +178,12 @@ static int verify(const char *text, size_t len, const char *section,
 		bool ok = ch[i].value ? got && strcmp(got, ch[i].value) == 0
 				      : got == NULL;
 		if (!ok) {
+			/* The value is not repeated: it may be secret. */
 			snprintf(err, err_len,
-				 "%s: \"%s\" cannot be written so that it "
+				 "%s: the value cannot be written so that it "
 				 "reads back the same (no leading or trailing "
 				 "blanks, no '#' or ';' after a blank)",
-				 ch[i].key, ch[i].value ? ch[i].value : "");
+				 ch[i].key);
 			r = -EINVAL;
 		}
 	}

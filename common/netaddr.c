@@ -106,6 +106,81 @@ int kd_host_port_split(const char *text, char *host, size_t host_len,
 	return 0;
 }
 
+static bool dns_name_ok(const char *s)
+{
+	size_t label = 0, len = strlen(s);
+	bool numeric = true;
+	if (len == 0 || len > 253)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (*p == '.') {
+			if (label == 0 || p[-1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+			return false;
+		if ((*p == '-' && label == 0) || ++label > 63)
+			return false;
+		numeric &= isdigit((unsigned char)*p) != 0;
+	}
+	/* "1.2.3.999" is a broken address, not a name. */
+	return !numeric;
+}
+
+static int strict_port(const char *s, uint16_t *port)
+{
+	size_t n = strlen(s);
+	if (n == 0 || strspn(s, "0123456789") != n)
+		return -EINVAL;
+	if (n > 5)
+		return -ERANGE;
+	long v = strtol(s, NULL, 10);
+	if (v < 1 || v > 65535)
+		return -ERANGE;
+	*port = (uint16_t)v;
+	return 0;
+}
+
+int kd_host_port_parse(const char *text, char *host, size_t host_len,
+		       uint16_t *port, uint16_t default_port)
+{
+	const char *start = text, *end, *port_str = NULL;
+	bool v6;
+	struct in6_addr a6;
+	struct in_addr a4;
+	if (!text || !*text)
+		return -EINVAL;
+	if (text[0] == '[') {
+		end = strchr(text, ']');
+		if (!end)
+			return -EINVAL;
+		start = text + 1;
+		if (end[1] == ':')
+			port_str = end + 2;
+		else if (end[1])
+			return -EINVAL;
+		v6 = true;
+	} else {
+		const char *colon = strchr(text, ':');
+		v6 = colon && strchr(colon + 1, ':');
+		end = colon && !v6 ? colon : text + strlen(text);
+		if (colon && !v6)
+			port_str = colon + 1;
+	}
+	size_t len = (size_t)(end - start);
+	if (len == 0 || len >= host_len)
+		return -EINVAL;
+	memcpy(host, start, len);
+	host[len] = '\0';
+	if (v6 ? inet_pton(AF_INET6, host, &a6) != 1
+	       : inet_pton(AF_INET, host, &a4) != 1 && !dns_name_ok(host))
+		return -EINVAL;
+	*port = default_port;
+	return port_str ? strict_port(port_str, port) : 0;
+}
+
 int kd_sockaddr_parse(const char *text, struct sockaddr_storage *out,
 		      socklen_t *len)
 {

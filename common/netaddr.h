@@ -15,6 +15,13 @@ void kd_sockaddr_ip(const struct sockaddr *sa, char out[KD_ADDR_STR_MAX]);
  * absent). -EINVAL if malformed. */
 int kd_host_port_split(const char *text, char *host, size_t host_len,
 		       uint16_t *port, uint16_t default_port);
+/* The strict form for what an administrator types (kvmdeskctl): host is a
+ * DNS name (letters, digits, '-', '_', labels of 1 to 63 separated by
+ * dots) or an IP literal, an IPv6 literal in brackets when a port follows
+ * ("[v6]:port"; a bare "v6" has no port). -EINVAL when malformed, -ERANGE
+ * when the port is not 1-65535. */
+int kd_host_port_parse(const char *text, char *host, size_t host_len,
+		       uint16_t *port, uint16_t default_port);
 /* Numeric "ip:port" to sockaddr; -EINVAL if not numeric. */
 int kd_sockaddr_parse(const char *text, struct sockaddr_storage *out,
 		      socklen_t *len);

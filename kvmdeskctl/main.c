@@ -17,6 +17,8 @@ static const struct kd_ctl_command commands[] = {
 	{ "status", "daemons, registration, sessions", kd_ctl_status },
 	{ "sessions", "list sessions; 'sessions close ID' closes one", kd_ctl_sessions },
 	{ "config check", "check the configuration file", kd_ctl_config_check },
+	{ "server", "rendezvous settings: 'server', 'server set ...', 'server clear'",
+	  kd_ctl_server },
 };
 
 /* Matches "password set" against argv words; returns words consumed. */
@@ -79,8 +81,9 @@ int main(int argc, char **argv)
 		usage();
 		return 2;
 	}
-	/* config check reports a broken file itself, line by line. */
-	if (cmd->run != kd_ctl_config_check &&
+	/* config check reports a broken file itself, line by line; server
+	 * set creates a missing one. */
+	if (cmd->run != kd_ctl_config_check && cmd->run != kd_ctl_server &&
 	    (kd_config_load(ctx.config_path, &ctx.config) < 0 ||
 	     kd_general_config_read(ctx.config, &ctx.general) < 0)) {
 		kd_config_free(ctx.config);

@@ -133,21 +133,9 @@ void kd_ctl_print_sessions_text(const Kdipc__StatusReply *sessiond)
 	}
 }
 
-static void print_text(Kdipc__CtlReply *const replies[], const int errors[])
+void kd_ctl_print_registration_text(const Kdipc__StatusReply *rdv)
 {
-	for (int i = 0; i < KD_CTL_N_DAEMONS; i++) {
-		printf("%-12s ", kd_ctl_daemons[i]);
-		if (errors[i] < 0) {
-			printf("down   %s\n", kd_ctl_error_text(errors[i]));
-			continue;
-		}
-		const Kdipc__StatusReply *s = replies[i]->status;
-		printf("up     pid %-7d ", (int)s->pid);
-		print_clean(s->state, 0);
-		printf("\n");
-	}
-	const Kdipc__StatusReply *rdv = replies[0] ? replies[0]->status : NULL;
-	printf("\nregistration: ");
+	printf("registration: ");
 	if (!rdv) {
 		printf("unknown (rendezvousd is not running)\n");
 	} else {
@@ -187,6 +175,23 @@ static void print_text(Kdipc__CtlReply *const replies[], const int errors[])
 			printf("\n");
 		}
 	}
+}
+
+static void print_text(Kdipc__CtlReply *const replies[], const int errors[])
+{
+	for (int i = 0; i < KD_CTL_N_DAEMONS; i++) {
+		printf("%-12s ", kd_ctl_daemons[i]);
+		if (errors[i] < 0) {
+			printf("down   %s\n", kd_ctl_error_text(errors[i]));
+			continue;
+		}
+		const Kdipc__StatusReply *s = replies[i]->status;
+		printf("up     pid %-7d ", (int)s->pid);
+		print_clean(s->state, 0);
+		printf("\n");
+	}
+	printf("\n");
+	kd_ctl_print_registration_text(replies[0] ? replies[0]->status : NULL);
 	printf("\n");
 	kd_ctl_print_sessions_text(replies[1] ? replies[1]->status : NULL);
 }
@@ -238,6 +243,47 @@ static void json_details(struct kd_json *j, const Kdipc__StatusReply *s)
 	kd_json_end_object(j);
 }
 
+void kd_ctl_json_registration(struct kd_json *j,
+			      const Kdipc__StatusReply *rdv)
+{
+	if (rdv) {
+		const char *reg = detail(rdv, "registration");
+		kd_json_begin_object(j);
+		kd_json_key(j, "state");
+		kd_json_string(j, reg ? reg : rdv->state);
+		kd_json_key(j, "id");
+		kd_json_string(j, detail(rdv, "id"));
+		kd_json_key(j, "server");
+		kd_json_string(j, detail(rdv, "server"));
+		kd_json_key(j, "servers");
+		kd_json_begin_array(j);
+		for (unsigned i = 0; i < MAX_SERVERS; i++) {
+			const char *name = server_detail(rdv, i, "name");
+			if (!name)
+				break;
+			const char *registered =
+				server_detail(rdv, i, "registered");
+			kd_json_begin_object(j);
+			kd_json_key(j, "name");
+			kd_json_string(j, name);
+			kd_json_key(j, "address");
+			kd_json_string(j, server_detail(rdv, i, "address"));
+			kd_json_key(j, "registered");
+			kd_json_bool(j, registered &&
+						 strcmp(registered, "yes") == 0);
+			kd_json_key(j, "state");
+			kd_json_string(j, server_detail(rdv, i, "state"));
+			kd_json_key(j, "nat_type");
+			kd_json_string(j, server_detail(rdv, i, "nat_type"));
+			kd_json_end_object(j);
+		}
+		kd_json_end_array(j);
+		kd_json_end_object(j);
+	} else {
+		kd_json_null(j);
+	}
+}
+
 static int print_json(Kdipc__CtlReply *const replies[], const int errors[])
 {
 	struct kd_json j;
@@ -271,44 +317,8 @@ static int print_json(Kdipc__CtlReply *const replies[], const int errors[])
 	}
 	kd_json_end_array(&j);
 
-	const Kdipc__StatusReply *rdv = replies[0] ? replies[0]->status : NULL;
 	kd_json_key(&j, "registration");
-	if (rdv) {
-		const char *reg = detail(rdv, "registration");
-		kd_json_begin_object(&j);
-		kd_json_key(&j, "state");
-		kd_json_string(&j, reg ? reg : rdv->state);
-		kd_json_key(&j, "id");
-		kd_json_string(&j, detail(rdv, "id"));
-		kd_json_key(&j, "server");
-		kd_json_string(&j, detail(rdv, "server"));
-		kd_json_key(&j, "servers");
-		kd_json_begin_array(&j);
-		for (unsigned i = 0; i < MAX_SERVERS; i++) {
-			const char *name = server_detail(rdv, i, "name");
-			if (!name)
-				break;
-			const char *registered =
-				server_detail(rdv, i, "registered");
-			kd_json_begin_object(&j);
-			kd_json_key(&j, "name");
-			kd_json_string(&j, name);
-			kd_json_key(&j, "address");
-			kd_json_string(&j, server_detail(rdv, i, "address"));
-			kd_json_key(&j, "registered");
-			kd_json_bool(&j, registered &&
-						 strcmp(registered, "yes") == 0);
-			kd_json_key(&j, "state");
-			kd_json_string(&j, server_detail(rdv, i, "state"));
-			kd_json_key(&j, "nat_type");
-			kd_json_string(&j, server_detail(rdv, i, "nat_type"));
-			kd_json_end_object(&j);
-		}
-		kd_json_end_array(&j);
-		kd_json_end_object(&j);
-	} else {
-		kd_json_null(&j);
-	}
+	kd_ctl_json_registration(&j, replies[0] ? replies[0]->status : NULL);
 	kd_json_key(&j, "sessions");
 	kd_ctl_json_sessions(&j, replies[1] ? replies[1]->status : NULL);
 	kd_json_end_object(&j);

@@ -31,6 +31,54 @@ START_TEST(split_host_port)
 }
 END_TEST
 
+START_TEST(strict_host_port)
+{
+	static const struct {
+		const char *text;
+		int result;
+		const char *host;
+		unsigned port;
+	} cases[] = {
+		{ "hbbs.example.org", 0, "hbbs.example.org", 21116 },
+		{ "hbbs.example.org:5", 0, "hbbs.example.org", 5 },
+		{ "my_box-1.lan.", 0, "my_box-1.lan.", 21116 },
+		{ "192.0.2.1:65535", 0, "192.0.2.1", 65535 },
+		{ "[2001:db8::1]:21116", 0, "2001:db8::1", 21116 },
+		{ "[::1]", 0, "::1", 21116 },
+		{ "2001:db8::1", 0, "2001:db8::1", 21116 },
+		{ "host:0", -ERANGE, NULL, 0 },
+		{ "host:65536", -ERANGE, NULL, 0 },
+		{ "host:123456", -ERANGE, NULL, 0 },
+		{ "host:", -EINVAL, NULL, 0 },
+		{ "host:x1", -EINVAL, NULL, 0 },
+		{ "host:-1", -EINVAL, NULL, 0 },
+		{ "", -EINVAL, NULL, 0 },
+		{ ":21116", -EINVAL, NULL, 0 },
+		{ "bad host", -EINVAL, NULL, 0 },
+		{ "bad/host", -EINVAL, NULL, 0 },
+		{ "-lead.example", -EINVAL, NULL, 0 },
+		{ "a..b", -EINVAL, NULL, 0 },
+		{ "1.2.3.999", -EINVAL, NULL, 0 },
+		{ "[2001:db8::1", -EINVAL, NULL, 0 },
+		{ "[2001:db8::1]x", -EINVAL, NULL, 0 },
+		{ "[hbbs.example]:1", -EINVAL, NULL, 0 },
+		{ "[192.0.2.1]:1", -EINVAL, NULL, 0 },
+		{ "2001:db8::zz", -EINVAL, NULL, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char host[256] = "";
+		uint16_t port = 0;
+		int r = kd_host_port_parse(cases[i].text, host, sizeof(host),
+					   &port, 21116);
+		ck_assert_msg(r == cases[i].result, "%s: %d", cases[i].text, r);
+		if (r == 0) {
+			ck_assert_str_eq(host, cases[i].host);
+			ck_assert_uint_eq(port, cases[i].port);
+		}
+	}
+}
+END_TEST
+
 START_TEST(format_round_trip)
 {
 	struct sockaddr_storage ss;
@@ -111,6 +159,7 @@ int main(void)
 	Suite *s = suite_create("netaddr");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, split_host_port);
+	tcase_add_test(tc, strict_host_port);
 	tcase_add_test(tc, format_round_trip);
 	tcase_add_test(tc, direct_access_names);
 	tcase_add_test(tc, cidr_prefixes);
