@@ -6,9 +6,11 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -632,6 +634,150 @@ START_TEST(config_update_moves_server)
 }
 END_TEST
 
+/* ---- server settings: kvmdeskctl server set, reload ---------------------- */
+
+/* Runs kvmdeskctl -c env.conf ARGS; its stdout+stderr into out; exit code. */
+static int run_ctl(const char *args, char *out, size_t cap)
+{
+	const char *b = getenv("KD_BUILD_DIR");
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), "'%s/kvmdeskctl/kvmdeskctl' -c '%s' %s 2>&1",
+		 b ? b : ".", env.conf, args);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	size_t n = fread(out, 1, cap - 1, p);
+	out[n] = '\0';
+	int status = pclose(p);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* The RegisterPk that server e received carries our uuid and key. */
+static void assert_same_identity(const struct h_env *e)
+{
+	char line[1024], want[300];
+	ck_assert(h_wait_lines(e->hbbs.log, "REGISTER_PK id=", 1, 10000) > 0);
+	ck_assert(h_last_line(e->hbbs.log, "REGISTER_PK id=", line,
+			      sizeof(line)));
+	ck_assert_ptr_nonnull(strstr(line, dev_id));
+	hexs((const uint8_t *)dev_uuid, strlen(dev_uuid), want);
+	ck_assert_msg(strstr(line, want), "another uuid: %s", line);
+	hexs(dev_pk, 32, want);
+	ck_assert_msg(strstr(line, want), "another key: %s", line);
+	ck_assert_ptr_nonnull(strstr(line, "result=OK"));
+}
+
+/* No registration reaches e any more (register_interval is 1 s). */
+static void assert_silent(const struct h_env *e)
+{
+	int before = h_count_lines(e->hbbs.log, "REGISTER_");
+	sleep(3);
+	ck_assert_int_eq(h_count_lines(e->hbbs.log, "REGISTER_"), before);
+}
+
+START_TEST(server_set_moves_registration)
+{
+	char out[4096], want[600];
+	h_env_init(&env2, "server_b", NULL);
+	h_start_hbbs(&env2, NULL);
+	start_all("server_set", NULL, NULL);
+	wait_registered(1);
+	int sess = h_sessiond_listen(&env);
+
+	snprintf(want, sizeof(want), "server set --servers 127.0.0.1:%d "
+		 "--key '%s'", env2.port, env2.hbbs_pk);
+	ck_assert_msg(run_ctl(want, out, sizeof(out)) == 0, "%s", out);
+	ck_assert_msg(strstr(out, "rendezvousd: rendezvous settings reloaded"),
+		      "%s", out);
+	snprintf(want, sizeof(want), "servers 127.0.0.1:%d -> 127.0.0.1:%d",
+		 env.port, env2.port);
+	ck_assert_msg(strstr(out, want), "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "key changed"));
+	/* One journal line saying what changed. */
+	ck_assert_int_eq(h_count_lines(env.rdv.log, "settings reloaded"), 1);
+
+	/* B gets RegisterPk and RegisterPeer with the same identity. */
+	ck_assert_msg(h_wait_lines(env2.hbbs.log, "request_pk=0", 1, 10000) > 0,
+		      "no registration with the new server");
+	assert_same_identity(&env2);
+	snprintf(want, sizeof(want), "REGISTER_PEER id=%s", dev_id);
+	ck_assert_int_ge(h_count_lines(env2.hbbs.log, want), 1);
+	/* A hears nothing more. */
+	usleep(300 * 1000);
+	assert_silent(&env);
+
+	/* kvmdeskctl server --json shows the file and the live state. */
+	ck_assert_int_eq(run_ctl("--json server", out, sizeof(out)), 0);
+	snprintf(want, sizeof(want), "\"servers\":[\"127.0.0.1:%d\"]",
+		 env2.port);
+	ck_assert_msg(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want), "\"key\":\"%s\"", env2.hbbs_pk);
+	ck_assert_msg(strstr(out, want), "%s", out);
+	snprintf(want, sizeof(want),
+		 "\"servers\":[{\"name\":\"127.0.0.1:%d\",", env2.port);
+	ck_assert_msg(strstr(out, want), "%s", out);
+	ck_assert_msg(strstr(out, "\"registered\":true"), "%s", out);
+	ck_assert_msg(strstr(out, "\"up\":true"), "%s", out);
+	char v[400];
+	ck_assert(h_ctl_status(&env, "server.1.name", v, sizeof(v), NULL, 0));
+	ck_assert_str_eq(v, "");
+
+	/* server clear: direct IP only, B is let go too. */
+	ck_assert_int_eq(run_ctl("server clear", out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "-> none (direct IP only)"), "%s", out);
+	usleep(300 * 1000);
+	assert_silent(&env2);
+	ck_assert(h_ctl_status(&env, "servers", v, sizeof(v), NULL, 0));
+	ck_assert_str_eq(v, "0");
+	close(sess);
+}
+END_TEST
+
+/* An unusable file on SIGHUP keeps the registration that works; a good one
+ * on SIGHUP is applied. */
+START_TEST(reload_keeps_old_settings_on_bad_file)
+{
+	h_env_init(&env2, "hup_b", NULL);
+	h_start_hbbs(&env2, NULL);
+	start_all("reload_bad", NULL, NULL);
+	wait_registered(1);
+	static const char *const bad[] = {
+		"[rendezvous]\nthis is not a key\n",
+		"[rendezvous]\nservers = 127.0.0.1:1\n",
+	};
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(env.conf, "w");
+		ck_assert_ptr_nonnull(f);
+		fprintf(f, "[general]\nstate_dir = %s\nruntime_dir = %s\n%s",
+			env.state, env.run, bad[i]);
+		fclose(f);
+		ck_assert_int_eq(kill(env.rdv.pid, SIGHUP), 0);
+		ck_assert(h_wait_lines(env.rdv.log,
+				       "configuration reload failed", i + 1,
+				       5000) > 0);
+		ck_assert_int_eq(h_count_lines(env.rdv.log, "settings reloaded"),
+				 0);
+		int before = h_count_lines(env.hbbs.log, "request_pk=0");
+		ck_assert_msg(h_wait_lines(env.hbbs.log, "request_pk=0",
+					   before + 2, 5000) > 0,
+			      "the old registration stopped");
+		char v[400];
+		ck_assert(h_ctl_status(&env, "server.0.registered", v,
+				       sizeof(v), NULL, 0));
+		ck_assert_str_eq(v, "yes");
+	}
+	ck_assert_int_eq(kill(env.rdv.pid, 0), 0);
+
+	/* The administrator fixes the file: SIGHUP applies it. */
+	snprintf(env.servers, sizeof(env.servers), "127.0.0.1:%d", env2.port);
+	h_write_conf(&env);
+	ck_assert_int_eq(kill(env.rdv.pid, SIGHUP), 0);
+	ck_assert(h_wait_lines(env.rdv.log, "settings reloaded", 1, 5000) > 0);
+	ck_assert_msg(h_wait_lines(env2.hbbs.log, "request_pk=0", 1, 10000) > 0,
+		      "no registration with the server from the fixed file");
+	assert_same_identity(&env2);
+}
+END_TEST
+
 /* Datagrams from anyone but hbbs are dropped; bad ones from hbbs are logged
  * once and change nothing. */
 START_TEST(ignores_strangers_and_garbage)
@@ -794,6 +940,8 @@ int main(void)
 		{"ipv6", ipv6_lan_falls_back_to_relay, 30},
 		{"two_servers", two_servers_one_down, 90},
 		{"config_update", config_update_moves_server, 30},
+		{"server_set", server_set_moves_registration, 60},
+		{"reload_bad", reload_keeps_old_settings_on_bad_file, 60},
 		{"strangers", ignores_strangers_and_garbage, 30},
 		{"recreate", recreates_socket_after_failures, 60},
 		{"relay_conf", relay_settings_from_config, 30},
