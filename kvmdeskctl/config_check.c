@@ -164,9 +164,9 @@ static bool host_port_ok(const char *text, uint16_t default_port)
 {
 	char host[256];
 	uint16_t port;
-	return kd_host_port_split(text, host, sizeof(host), &port,
-				  default_port) == 0 &&
-	       host[0] != '\0';
+	/* The same rule as kvmdeskctl server set. */
+	return kd_host_port_parse(text, host, sizeof(host), &port,
+				  default_port) == 0;
 }
 
 static const char *check_host_port_list(const char *value, char *buf,
