@@ -320,6 +320,8 @@ static int request_reload(struct kd_ctl_context *ctx)
 		r = kd_ctl_call_reload(path, KD_CTL_TIMEOUT_MS, &error,
 				       message, sizeof(message));
 	bool absent = r == -ENOENT || r == -ECONNREFUSED;
+	if (r == 0 && error < 0 && !message[0])
+		snprintf(message, sizeof(message), "%s", strerror(-error));
 	if (ctx->json) {
 		struct kd_json j;
 		kd_json_init(&j, stdout);
@@ -338,6 +340,9 @@ static int request_reload(struct kd_ctl_context *ctx)
 					    : kd_ctl_error_text(r));
 		kd_json_end_object(&j);
 		kd_json_finish(&j);
+	} else if (r == 0 && error < 0) {
+		fprintf(stderr, "kvmdeskctl: rendezvousd did not apply the "
+			"change: %s\n", message);
 	} else if (r == 0) {
 		printf("rendezvousd: %s\n", message);
 	} else if (absent) {
@@ -348,9 +353,6 @@ static int request_reload(struct kd_ctl_context *ctx)
 			"(%s); the change applies after \"systemctl reload "
 			"kvmdesk-rendezvousd\"\n", kd_ctl_error_text(r));
 	}
-	if (r == 0 && error < 0 && !ctx->json)
-		fprintf(stderr, "kvmdeskctl: rendezvousd kept its old "
-			"settings\n");
 	if (fflush(stdout) != 0)
 		return 1;
 	return (r == 0 && error == 0) || absent ? 0 : 1;

@@ -2,7 +2,9 @@
  *     fake_ctl_daemon RUNTIME_DIR NAME...
  * serves RUNTIME_DIR/NAME-ctl.sock for each NAME with kd_ctl_server, prints
  * "ready" once all listen, runs until SIGTERM. "sessiond" has one session
- * (id 7) that close_session removes; "rendezvousd" reports a registration. */
+ * (id 7) that close_session removes; "rendezvousd" reports a registration
+ * and answers reload requests ("fake reload N"). */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 struct fake {
 	const char *name;
 	bool session_open;
+	unsigned reloads;
 };
 
 static void fill(void *data, struct kd_ctl_status *st)
@@ -62,8 +65,18 @@ static int close_session(void *data, uint64_t id)
 	return 0;
 }
 
+static int reload(void *data, char *message, size_t len)
+{
+	struct fake *f = data;
+	if (strcmp(f->name, "rendezvousd") != 0)
+		return -EOPNOTSUPP;
+	snprintf(message, len, "fake reload %u", ++f->reloads);
+	return 0;
+}
+
 static const struct kd_ctl_ops ops = { .status = fill,
-				       .close_session = close_session };
+				       .close_session = close_session,
+				       .reload = reload };
 
 static void on_signal(evutil_socket_t fd, short what, void *arg)
 {
@@ -86,7 +99,7 @@ int main(int argc, char **argv)
 	struct kd_ctl_server *servers[MAX_NAMES] = { 0 };
 	int n = argc - 2, status = 0;
 	for (int i = 0; i < n; i++) {
-		fakes[i] = (struct fake){ argv[i + 2], true };
+		fakes[i] = (struct fake){ argv[i + 2], true, 0 };
 		if (kd_ctl_server_start(base, argv[1], argv[i + 2], &ops,
 					&fakes[i], &servers[i]) < 0) {
 			status = 1;

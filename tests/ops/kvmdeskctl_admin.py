@@ -179,10 +179,93 @@ def status_and_sessions(tmp):
           "sessions without sessiond fails clearly")
 
 
+def server_commands(tmp):
+    runtime = os.path.join(tmp, "srv-run")
+    conf = os.path.join(tmp, "server.conf")
+    original = (f"[general]\nruntime_dir = {runtime}\n"
+                f"state_dir = {tmp}/state\n\n"
+                "# where the box registers\n[rendezvous]\n"
+                "servers = old.example\n\n[session]\ndirect_ip = off\n")
+    with open(conf, "w") as f:
+        f.write(original)
+    key = "OeVuKk5nlHiXp+APNn0Y3pC1Iwpwn44JGqrQCsWqmBw="
+
+    code, out, err = run(conf, "server", "set", "--key", "nope")
+    check(code == 1 and "base64 of 32 bytes" in err,
+          f"a bad key is refused: {code} {err}")
+    code, out, err = run(conf, "server", "set", "--servers", "a b")
+    check(code == 1 and "not host[:port]" in err,
+          f"a bad server is refused: {code} {err}")
+    with open(conf) as f:
+        check(f.read() == original, "refusals leave the file alone")
+    code, out, err = run(conf, "server", "set", "--bogus", "x")
+    check(code == 2, "an unknown option is a usage error")
+
+    # Nothing running: written, applies at the next start.
+    code, out, err = run(conf, "server", "set", "--servers",
+                         "hbbs.example:21116, [2001:db8::1]", "--key", key,
+                         "--relay-key", "s3cret licence")
+    check(code == 0 and "not running; the change applies when it next "
+          "starts" in out,
+          f"set without rendezvousd: {code} {out} {err}")
+    with open(conf) as f:
+        text = f.read()
+    check(text == original.replace(
+        "servers = old.example\n",
+        "servers = hbbs.example:21116, [2001:db8::1]\n"
+        f"key = {key}\nrelay_key = s3cret licence\n"),
+        f"only the changed lines changed:\n{text}")
+
+    code, out, err = run(conf, "server")
+    check(code == 0 and "hbbs.example:21116, [2001:db8::1]" in out and
+          "default: the one hbbs names, else hbbs.example:21117" in out and
+          "set (not shown)" in out and "s3cret" not in out and
+          "direct_ip:     off" in out,
+          f"server shows the settings:\n{out}")
+    code, doc = run_json(conf, "server")
+    check(code == 0 and doc and
+          doc["servers"] == ["hbbs.example:21116", "[2001:db8::1]"] and
+          doc["key"] == key and doc["relay"] is None and
+          doc["relay_default"] == "hbbs.example:21117" and
+          doc["relay_key_set"] is True and doc["direct_ip"] is False and
+          doc["rendezvousd"]["up"] is False and
+          doc["rendezvousd"]["registration"] is None,
+          f"server --json: {doc}")
+
+    fake = Fake(runtime, ["rendezvousd"])
+    try:
+        code, out, err = run(conf, "server", "set", "--relay",
+                             "relay.example", "--relay-key", "")
+        check(code == 0 and "rendezvousd: fake reload 1" in out,
+              f"set asks rendezvousd to reload: {code} {out} {err}")
+        code, doc = run_json(conf, "server")
+        check(code == 0 and doc and doc["relay"] == "relay.example" and
+              doc["relay_key_set"] is False and
+              doc["rendezvousd"]["up"] is True and
+              doc["rendezvousd"]["registration"]["servers"][0]["name"] ==
+              "hbbs.test", f"server --json with rendezvousd: {doc}")
+        code, out, err = run(conf, "server")
+        check("  hbbs.test (127.0.0.1:21116): registered" in out,
+              f"server shows the live registration:\n{out}")
+        code, doc = run_json(conf, "server", "clear")
+        check(code == 0 and doc == {"file": conf, "written": True,
+                                    "reloaded": True,
+                                    "message": "fake reload 2"},
+              f"server clear --json: {doc}")
+    finally:
+        fake.stop()
+    with open(conf) as f:
+        text = f.read()
+    check("[rendezvous]\nservers =\n\n[session]" in text and
+          "key" not in text and "relay" not in text,
+          f"clear leaves direct IP only:\n{text}")
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         config_check(tmp)
         status_and_sessions(tmp)
+        server_commands(tmp)
     if failures:
         print(f"{len(failures)} check(s) failed")
         return 1
