@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl_server.h"
 #include "handoff.h"
@@ -440,7 +441,14 @@ int kd_rdvd_reload(struct kd_rdvd *d, char *message, size_t len)
 		message = buf;
 		len = sizeof(buf);
 	}
-	rc = kd_config_load(d->cfg.config_path, &file);
+	/* A missing default file would mean built-in defaults, i.e. no
+	 * servers: on reload that is a mistake to refuse, not apply. */
+	rc = access(d->cfg.config_path, R_OK) < 0 ? -errno : 0;
+	if (rc < 0)
+		kd_err("cannot read configuration %s: %s", d->cfg.config_path,
+		       strerror(-rc));
+	if (rc == 0)
+		rc = kd_config_load(d->cfg.config_path, &file);
 	if (rc == 0)
 		rc = kd_rdvd_config_read(file, &nc);
 	kd_config_free(file);
@@ -468,8 +476,11 @@ int kd_rdvd_reload(struct kd_rdvd *d, char *message, size_t len)
 	kd_log_set_level(nc.general.log_level);
 	apply_keys(d, &nc);
 	d->cfg = nc;
-	if (servers_changed)
+	if (servers_changed) {
+		/* The file wins over a ConfigUpdate list not applied yet. */
+		event_del(d->rt.reconfig_ev);
 		apply_servers(d, nc.servers, nc.n_servers, restart_all);
+	}
 	snprintf(message, len, "rendezvous settings reloaded from %s: %s",
 		 d->cfg.config_path, changes[0] ? changes : "no change");
 	kd_log_event(LOG_NOTICE, &done, "%s", message);

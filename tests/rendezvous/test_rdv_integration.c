@@ -732,6 +732,30 @@ START_TEST(server_set_moves_registration)
 }
 END_TEST
 
+/* Started for direct IP only, the device registers once a server is set,
+ * with the identity it already has. */
+START_TEST(server_set_from_direct_only)
+{
+	char out[4096], args[600];
+	h_env_init(&env2, "direct_to_b", NULL);
+	h_start_hbbs(&env2, NULL);
+	h_env_init(&env, "from_direct", NULL);
+	load_identity();
+	env.servers[0] = '\0';
+	h_write_conf(&env);
+	h_start_rdv(&env);
+	snprintf(args, sizeof(args), "--json server set --servers "
+		 "127.0.0.1:%d --key '%s'", env2.port, env2.hbbs_pk);
+	ck_assert_msg(run_ctl(args, out, sizeof(out)) == 0, "%s", out);
+	ck_assert_msg(strstr(out, "\"reloaded\":true"), "%s", out);
+	ck_assert_msg(strstr(out, "servers none (direct IP only) -> "), "%s",
+		      out);
+	ck_assert_msg(h_wait_lines(env2.hbbs.log, "request_pk=0", 1, 10000) > 0,
+		      "no registration after leaving direct IP only");
+	assert_same_identity(&env2);
+}
+END_TEST
+
 /* An unusable file on SIGHUP keeps the registration that works; a good one
  * on SIGHUP is applied. */
 START_TEST(reload_keeps_old_settings_on_bad_file)
@@ -743,13 +767,19 @@ START_TEST(reload_keeps_old_settings_on_bad_file)
 	static const char *const bad[] = {
 		"[rendezvous]\nthis is not a key\n",
 		"[rendezvous]\nservers = 127.0.0.1:1\n",
+		NULL, /* no file at all */
 	};
-	for (int i = 0; i < 2; i++) {
-		FILE *f = fopen(env.conf, "w");
-		ck_assert_ptr_nonnull(f);
-		fprintf(f, "[general]\nstate_dir = %s\nruntime_dir = %s\n%s",
-			env.state, env.run, bad[i]);
-		fclose(f);
+	for (int i = 0; i < 3; i++) {
+		if (bad[i]) {
+			FILE *f = fopen(env.conf, "w");
+			ck_assert_ptr_nonnull(f);
+			fprintf(f, "[general]\nstate_dir = %s\n"
+				"runtime_dir = %s\n%s", env.state, env.run,
+				bad[i]);
+			fclose(f);
+		} else {
+			ck_assert_int_eq(unlink(env.conf), 0);
+		}
 		ck_assert_int_eq(kill(env.rdv.pid, SIGHUP), 0);
 		ck_assert(h_wait_lines(env.rdv.log,
 				       "configuration reload failed", i + 1,
@@ -941,6 +971,7 @@ int main(void)
 		{"two_servers", two_servers_one_down, 90},
 		{"config_update", config_update_moves_server, 30},
 		{"server_set", server_set_moves_registration, 60},
+		{"server_from_direct", server_set_from_direct_only, 30},
 		{"reload_bad", reload_keeps_old_settings_on_bad_file, 60},
 		{"strangers", ignores_strangers_and_garbage, 30},
 		{"recreate", recreates_socket_after_failures, 60},
