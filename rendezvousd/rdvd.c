@@ -167,7 +167,6 @@ static void fill_status(void *arg, struct kd_ctl_status *st)
 	}
 }
 
-
 static void update_status(evutil_socket_t fd, short what, void *arg)
 {
 	struct kd_rdvd *d = arg;
@@ -223,7 +222,7 @@ static void stop_servers(struct kd_rdvd *d)
 static void on_config_update(void *arg, int32_t serial, char **servers,
 			     size_t n);
 
-/* Takes the running server named name out of d->rt.servers (NULL if none). */
+/* Takes the server named name out of old (NULL if none is there). */
 static struct kd_rdv_server *take_server(struct kd_rdv_server **old,
 					 unsigned n_old, const char *name)
 {
@@ -319,17 +318,21 @@ static int network_up(struct kd_rdvd *d)
 		       d->cfg.general.state_dir, strerror(-rc));
 		return rc;
 	}
-	d->ctx.dns = evdns_base_new(d->ctx.base,
-				    EVDNS_BASE_INITIALIZE_NAMESERVERS);
+	/* A reload retries what failed before; nothing is made twice. */
+	if (!d->ctx.dns)
+		d->ctx.dns = evdns_base_new(d->ctx.base,
+					    EVDNS_BASE_INITIALIZE_NAMESERVERS);
 	if (!d->ctx.dns)
 		/* No resolv.conf: numeric servers still work. */
 		d->ctx.dns = evdns_base_new(d->ctx.base, 0);
 	if (!d->ctx.dns)
 		return -ENOMEM;
-	rc = kd_handoff_new(d->ctx.base, d->cfg.general.runtime_dir,
-			    &d->ctx.handoff);
-	if (rc < 0)
-		return rc;
+	if (!d->ctx.handoff) {
+		rc = kd_handoff_new(d->ctx.base, d->cfg.general.runtime_dir,
+				    &d->ctx.handoff);
+		if (rc < 0)
+			return rc;
+	}
 	d->rt.network_up = true;
 	return 0;
 }

@@ -45,4 +45,9 @@ void fuzz_seeds(fuzz_seed_fn emit)
 	rq.status = &st;
 	n = kdipc__ctl_request__pack(&rq, buf);
 	emit(buf, n);
+	Kdipc__Reload rl = KDIPC__RELOAD__INIT;
+	rq.msg_case = KDIPC__CTL_REQUEST__MSG_RELOAD;
+	rq.reload = &rl;
+	n = kdipc__ctl_request__pack(&rq, buf);
+	emit(buf, n);
 }
