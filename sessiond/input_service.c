@@ -537,7 +537,13 @@ static bool type_char(struct input_svc *s, uint32_t cp, uint8_t extra_mods)
 {
 	struct kd_keystroke ks[KD_KEYLAYOUT_MAX_STROKES];
 	size_t n = kd_keylayout_char(s->layout, cp, ks);
+	uint8_t ctrl_alt = bit(KD_USAGE_LCTRL) | bit(KD_USAGE_LALT);
 
+	/* Windows clients report a held AltGr as Ctrl+Alt: for a character
+	 * that needs AltGr the pair is that AltGr, not a shortcut. */
+	if (n && (ks[n - 1].mods & KD_KEYLAYOUT_ALTGR) &&
+	    (extra_mods & ctrl_alt) == ctrl_alt)
+		extra_mods &= (uint8_t)~ctrl_alt;
 	for (size_t i = 0; i < n; i++)
 		type_stroke(s, &ks[i], i + 1 == n ? extra_mods : 0);
 	return n > 0;

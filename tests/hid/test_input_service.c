@@ -615,6 +615,37 @@ START_TEST(de_held_modifiers)
 }
 END_TEST
 
+START_TEST(de_legacy_altgr_character_from_windows_client)
+{
+	Hbb__Message m = HBB__MESSAGE__INIT;
+	Hbb__KeyEvent ke = HBB__KEY_EVENT__INIT;
+	Hbb__ControlKey mods[] = {HBB__CONTROL_KEY__Alt,
+				  HBB__CONTROL_KEY__Control};
+	size_t k0 = kp->n;
+
+	login(NULL);
+	/* AltGr+Q on a German Windows client in legacy mode: '@' with the
+	 * Ctrl+Alt Windows makes of AltGr. */
+	ke.mode = HBB__KEYBOARD_MODE__Legacy;
+	ke.union_case = HBB__KEY_EVENT__UNION_CHR;
+	ke.chr = '@';
+	ke.down = true;
+	ke.modifiers = mods;
+	ke.n_modifiers = 2;
+	m.union_case = HBB__MESSAGE__UNION_KEY_EVENT;
+	m.key_event = &ke;
+	send_msg(&m);
+	EXPECT_KBD(k0, ALTGR, "40 00 14 00 00 00 00 00", ALTGR, NONE);
+	/* Ctrl+Alt+E stays a shortcut: 'e' does not need AltGr. */
+	k0 = kp->n;
+	ke.chr = 'e';
+	send_msg(&m);
+	EXPECT_KBD(k0, "01 00 00 00 00 00 00 00", "05 00 00 00 00 00 00 00",
+		   "05 00 08 00 00 00 00 00", "05 00 00 00 00 00 00 00",
+		   "01 00 00 00 00 00 00 00", NONE);
+}
+END_TEST
+
 START_TEST(de_untypeable_character_is_dropped)
 {
 	size_t k0 = kp->n;
@@ -710,6 +741,7 @@ int main(void)
 	tcase_add_test(tc, de_altgr_dead_key_and_moved_letters);
 	tcase_add_test(tc, de_held_modifiers);
 	tcase_add_test(tc, de_untypeable_character_is_dropped);
+	tcase_add_test(tc, de_legacy_altgr_character_from_windows_client);
 	tcase_add_test(tc, de_session_end_releases_altgr);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fr");
