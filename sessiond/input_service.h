@@ -5,8 +5,9 @@
  * Keys are sent as HID usages, so hidd needs no keymap: ControlKey per §5.6,
  * Map / Translate codes as X11 keycodes (we announce platform "Linux", §5.8),
  * characters typed on the target's layout ([hid] target_layout, default US;
- * common/keylayout.h), with Shift / AltGr pressed around the key. Input is forwarded only after login and
- * while the client has not asked for view-only (disable_keyboard = Yes).
+ * common/keylayout.h), with Shift / AltGr pressed around the key. Input is
+ * forwarded only after login and while the client has not asked for
+ * view-only (disable_keyboard = Yes).
  *
  * The connection to hidd is non-blocking; when hidd is slow the service
  * queues events and merges pointer moves (never keys or buttons). When hidd

@@ -214,7 +214,6 @@ static const uint8_t x11_keys[256] = {
 	[202] = 0x73, /* F24 */
 };
 
-
 uint8_t kd_keymap_control_key(uint32_t control_key)
 {
 	return control_key < sizeof(control_keys) ? control_keys[control_key]
