@@ -61,6 +61,8 @@ enum {
 	c_CEDIL = 0xE7,
 	e_GRAVE = 0xE8,
 	e_ACUTE = 0xE9,
+	i_GRAVE = 0xEC,
+	o_GRAVE = 0xF2,
 	o_DIAER = 0xF6,
 	u_GRAVE = 0xF9,
 	u_DIAER = 0xFC,
@@ -288,6 +290,61 @@ static const struct key_row fr_keys[] = {
 	{0x2C, {' '}},
 };
 
+/* Italian (Windows "Italian", xkb it). No dead keys; '`' and '~' are not
+ * on the Windows layout (X11 has them on AltGr) and cannot be typed. */
+static const struct key_row it_keys[] = {
+	/* usage  plain  Shift  AltGr  Shift+AltGr */
+	{0x35, {'\\', '|'}},
+	{0x1E, {'1', '!'}},
+	{0x1F, {'2', '"'}},
+	{0x20, {'3', POUND}},
+	{0x21, {'4', '$'}},
+	{0x22, {'5', '%'}},
+	{0x23, {'6', '&'}},
+	{0x24, {'7', '/'}},
+	{0x25, {'8', '('}},
+	{0x26, {'9', ')'}},
+	{0x27, {'0', '='}},
+	{0x2D, {'\'', '?'}},
+	{0x2E, {i_GRAVE, '^'}},
+	{0x14, {'q', 'Q'}},
+	{0x1A, {'w', 'W'}},
+	{0x08, {'e', 'E', EURO}},
+	{0x15, {'r', 'R'}},
+	{0x17, {'t', 'T'}},
+	{0x1C, {'y', 'Y'}},
+	{0x18, {'u', 'U'}},
+	{0x0C, {'i', 'I'}},
+	{0x12, {'o', 'O'}},
+	{0x13, {'p', 'P'}},
+	{0x2F, {e_GRAVE, e_ACUTE, '[', '{'}},
+	{0x30, {'+', '*', ']', '}'}},
+	{0x04, {'a', 'A'}},
+	{0x16, {'s', 'S'}},
+	{0x07, {'d', 'D'}},
+	{0x09, {'f', 'F'}},
+	{0x0A, {'g', 'G'}},
+	{0x0B, {'h', 'H'}},
+	{0x0D, {'j', 'J'}},
+	{0x0E, {'k', 'K'}},
+	{0x0F, {'l', 'L'}},
+	{0x33, {o_GRAVE, c_CEDIL, '@'}},
+	{0x34, {a_GRAVE, DEGREE, '#'}},
+	{0x31, {u_GRAVE, SECTION}},
+	{0x64, {'<', '>'}},
+	{0x1D, {'z', 'Z'}},
+	{0x1B, {'x', 'X'}},
+	{0x06, {'c', 'C'}},
+	{0x19, {'v', 'V'}},
+	{0x05, {'b', 'B'}},
+	{0x11, {'n', 'N'}},
+	{0x10, {'m', 'M'}},
+	{0x36, {',', ';'}},
+	{0x37, {'.', ':'}},
+	{0x38, {'-', '_'}},
+	{0x2C, {' '}},
+};
+
 #define ROWS(t) t, sizeof(t) / sizeof(t[0])
 
 static const struct kd_keylayout layouts[] = {
@@ -295,6 +352,7 @@ static const struct kd_keylayout layouts[] = {
 	{"gb", ROWS(gb_keys), true, false, {0}},
 	{"de", ROWS(de_keys), true, false, {0x2F, 0x33, 0x34}}, /* ü ö ä */
 	{"fr", ROWS(fr_keys), true, true, {0}},
+	{"it", ROWS(it_keys), true, false, {0x2E, 0x2F, 0x33, 0x34, 0x31}},
 };
 #define N_LAYOUTS (sizeof(layouts) / sizeof(layouts[0]))
 
@@ -414,7 +472,9 @@ size_t kd_keylayout_char(const struct kd_keylayout *l, uint32_t cp,
 		return 0;
 	if (find_entry(l, cp, &out[0]))
 		return 1;
-	/* The accent itself: its dead key, then Space. */
+	/* The accent itself: its dead key, then Space (what Windows and X11
+	 * agree on for ^ ` ~; X11 gives an apostrophe for the acute and '"'
+	 * for the diaeresis, Windows the accent). */
 	if (find_entry(l, DEAD(cp), &out[0]) ||
 	    find_entry(l, WDEAD(cp), &out[0])) {
 		out[1] = (struct kd_keystroke){SPACE_USAGE, 0};

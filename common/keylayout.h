@@ -29,7 +29,8 @@ struct kd_keystroke {
 
 struct kd_keylayout;
 
-/* The layout called name ("us", "gb", "de", "fr"), NULL when unknown. */
+/* The layout called name ("us", "gb", "de", "fr", "it"), NULL when
+ * unknown. */
 const struct kd_keylayout *kd_keylayout_find(const char *name);
 /* US English, the default. */
 const struct kd_keylayout *kd_keylayout_us(void);

@@ -1,6 +1,6 @@
 /* Target keyboard layouts: what a user of each layout finds on each key
  * (written from the Windows layouts and checked against xkb's symbols/{us,
- * gb,de,fr}; no xkb data is needed to run this). */
+ * gb,de,fr,it}; no xkb data is needed to run this). */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -268,6 +268,27 @@ START_TEST(fr_azerty)
 }
 END_TEST
 
+START_TEST(it_shift_altgr)
+{
+	const struct kd_keylayout *it = layout("it");
+
+	ck_assert(kd_keylayout_has_altgr(it));
+	ROW(it, row_digits, "\\1234567890'ì", "|!\"£$%&/()=?^");
+	ROW(it, row_top, "qwertyuiopè+", "QWERTYUIOPé*");
+	ROW(it, row_home, "asdfghjklòàù", "ASDFGHJKLç°§");
+	ROW(it, row_bottom, "<zxcvbnm,.-", ">ZXCVBNM;:_");
+	want1(it, '[', 0x2F, AG);
+	want1(it, '{', 0x2F, SH | AG); /* the fourth level */
+	want1(it, ']', 0x30, AG);
+	want1(it, '}', 0x30, SH | AG);
+	want1(it, '@', 0x33, AG);
+	want1(it, '#', 0x34, AG);
+	want1(it, 0x20AC, 0x08, AG);
+	want_none(it, '`'); /* not on the Windows layout */
+	want_none(it, '~');
+}
+END_TEST
+
 START_TEST(control_characters_and_untypeable)
 {
 	for (size_t i = 0; kd_keylayout_at(i); i++) {
@@ -289,15 +310,15 @@ END_TEST
 
 START_TEST(names)
 {
-	const char *want[] = {"us", "gb", "de", "fr"};
+	const char *want[] = {"us", "gb", "de", "fr", "it"};
 	size_t i;
 
 	for (i = 0; kd_keylayout_at(i); i++) {
-		ck_assert_uint_lt(i, 4);
+		ck_assert_uint_lt(i, 5);
 		ck_assert_str_eq(kd_keylayout_name(kd_keylayout_at(i)), want[i]);
 		ck_assert_ptr_eq(kd_keylayout_find(want[i]), kd_keylayout_at(i));
 	}
-	ck_assert_uint_eq(i, 4);
+	ck_assert_uint_eq(i, 5);
 	ck_assert_ptr_null(kd_keylayout_find("US"));
 	ck_assert_ptr_null(kd_keylayout_find("dvorak"));
 	ck_assert_ptr_null(kd_keylayout_find(""));
@@ -333,6 +354,7 @@ int main(void)
 	tcase_add_test(tc, gb_every_printable_ascii);
 	tcase_add_test(tc, de_qwertz);
 	tcase_add_test(tc, fr_azerty);
+	tcase_add_test(tc, it_shift_altgr);
 	tcase_add_test(tc, control_characters_and_untypeable);
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, caps_lock_sensitive_keys);

@@ -75,6 +75,11 @@ static void setup_fr(void)
 	setup_with("[hid]\ntarget_layout = fr\n");
 }
 
+static void setup_it(void)
+{
+	setup_with("[hid]\ntarget_layout = it\n");
+}
+
 static void setup_unknown_layout(void)
 {
 	setup_with("[hid]\ntarget_layout = klingon\n");
@@ -699,6 +704,19 @@ START_TEST(fr_host_caps_lock_off_before_digits)
 }
 END_TEST
 
+START_TEST(it_shift_and_altgr_together)
+{
+	size_t k0 = kp->n;
+
+	login(NULL);
+	key_seq("{");
+	/* Shift, then AltGr, the key; released the other way round. */
+	EXPECT_KBD(k0, "02 00 00 00 00 00 00 00", "42 00 00 00 00 00 00 00",
+		   "42 00 2f 00 00 00 00 00", "42 00 00 00 00 00 00 00",
+		   "02 00 00 00 00 00 00 00", NONE);
+}
+END_TEST
+
 START_TEST(unknown_layout_types_us)
 {
 	size_t k0 = kp->n;
@@ -748,6 +766,10 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup_fr, teardown);
 	tcase_add_test(tc, fr_composed_letter_and_shifted_digit);
 	tcase_add_test(tc, fr_host_caps_lock_off_before_digits);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("it");
+	tcase_add_checked_fixture(tc, setup_it, teardown);
+	tcase_add_test(tc, it_shift_and_altgr_together);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("unknown_layout");
 	tcase_add_checked_fixture(tc, setup_unknown_layout, teardown);

@@ -89,7 +89,7 @@ def config_check(tmp):
           f"a syntax error is reported with its line: {out}")
 
     layout = os.path.join(tmp, "layout.conf")
-    for value, ok in (("de", True), ("fr", True), ("dvorak", False),
+    for value, ok in (("de", True), ("it", True), ("dvorak", False),
                       ("DE", False)):
         with open(layout, "w") as f:
             f.write(f"[hid]\ntarget_layout = {value}\n")
@@ -99,7 +99,7 @@ def config_check(tmp):
         else:
             check(code == 1 and
                   f"{layout}:2: error: [hid] target_layout = {value}: "
-                  "unknown layout (known: us, gb, de, fr)" in out,
+                  "unknown layout (known: us, gb, de, fr, it)" in out,
                   f"target_layout = {value} is reported: {out}")
 
     code, out, err = run(os.path.join(tmp, "missing.conf"), "config", "check")
