@@ -236,16 +236,26 @@ static void tap(struct kd_input_state *st, uint8_t usage, uint8_t led)
 
 /* The real server toggles the host's lock to the client's state before the
  * key (spec §5.1); we read the host's state from the LED report. */
-static void sync_locks(struct kd_input_session *s, uint8_t usage)
+static void sync_locks_for(struct kd_input_session *s, bool caps, bool num)
 {
 	struct kd_input_state *st = s->st;
 
-	if (s->sync_caps && is_letter(usage) &&
+	if (s->sync_caps && caps &&
 	    !!(st->leds & KD_HID_LED_CAPS_LOCK) != s->want_caps)
 		tap(st, KD_HID_USAGE_CAPS_LOCK, KD_HID_LED_CAPS_LOCK);
-	if (s->sync_num && is_numlock_key(usage) &&
+	if (s->sync_num && num &&
 	    !!(st->leds & KD_HID_LED_NUM_LOCK) != s->want_num)
 		tap(st, KD_HID_USAGE_NUM_LOCK, KD_HID_LED_NUM_LOCK);
+}
+
+static void sync_locks(struct kd_input_session *s, uint8_t usage)
+{
+	sync_locks_for(s, is_letter(usage), is_numlock_key(usage));
+}
+
+void kd_input_session_locks_now(struct kd_input_session *s)
+{
+	sync_locks_for(s, true, true);
 }
 
 void kd_input_session_key(struct kd_input_session *s, uint8_t usage,
@@ -417,6 +427,8 @@ static int apply(struct kd_input_session *s, const Kdipc__InputEvent *ev)
 				       ev->locks->num_lock,
 				       ev->locks->sync_caps,
 				       ev->locks->sync_num);
+		if (ev->locks->apply_now)
+			kd_input_session_locks_now(s);
 		return 0;
 	case KDIPC__INPUT_EVENT__MSG_MOUSE_ABS:
 		if (!ev->mouse_abs || ev->mouse_abs->x > KD_HID_ABS_MAX ||

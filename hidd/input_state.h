@@ -64,6 +64,9 @@ unsigned kd_input_state_release_stale(struct kd_input_state *st,
 				      uint64_t max_ms);
 void kd_input_session_locks(struct kd_input_session *s, bool caps, bool num,
 			    bool sync_caps, bool sync_num);
+/* Taps CapsLock / NumLock now where the host's LEDs differ from what the
+ * session asked for, instead of before its next letter / keypad key. */
+void kd_input_session_locks_now(struct kd_input_session *s);
 void kd_input_session_mouse_abs(struct kd_input_session *s, uint32_t x,
 				uint32_t y, uint8_t buttons);
 void kd_input_session_wheel(struct kd_input_session *s, int vertical,

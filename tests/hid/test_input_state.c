@@ -135,6 +135,31 @@ START_TEST(caps_lock_follows_the_client)
 }
 END_TEST
 
+START_TEST(locks_now_taps_before_any_key)
+{
+	struct kd_input_session *s = kd_input_session_new(st);
+	size_t n0;
+
+	/* The host's CapsLock is on; text on a French layout is typed next,
+	 * where CapsLock changes the digit row too: tap at once. */
+	kp->leds = KD_HID_LED_CAPS_LOCK;
+	kd_input_state_leds(st, KD_HID_LED_CAPS_LOCK);
+	n0 = kp->n;
+	kd_input_session_locks(s, false, false, true, false);
+	kd_input_session_locks_now(s);
+	ck_assert_uint_eq(kp->n, n0 + 2);
+	ASSERT_KBD(n0, "00 00 39 00 00 00 00 00");
+	ASSERT_KBD(n0 + 1, "00 00 00 00 00 00 00 00");
+	kd_input_session_key(s, 0x1F, KD_KEY_PRESS);
+	ck_assert_uint_eq(kp->n, n0 + 4);
+	ASSERT_KBD(n0 + 2, "00 00 1f 00 00 00 00 00");
+	/* In sync: nothing to do. */
+	kd_input_session_locks_now(s);
+	ck_assert_uint_eq(kp->n, n0 + 4);
+	kd_input_session_end(s);
+}
+END_TEST
+
 START_TEST(num_lock_follows_the_client)
 {
 	struct kd_input_session *s = kd_input_session_new(st);
@@ -283,6 +308,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, starts_all_released);
+	tcase_add_test(tc, locks_now_taps_before_any_key);
 	tcase_add_test(tc, press_is_down_then_up_and_repeats_are_ignored);
 	tcase_add_test(tc, union_over_sessions_and_release_on_end);
 	tcase_add_test(tc, caps_lock_follows_the_client);
