@@ -10,6 +10,10 @@
  * -b:v/-maxrate/-bufsize instead of libx264's default CRF 23 (which spends
  * ~15 Mbit/s on testsrc2 and so costs more CPU than the capped encode).
  *
+ * The two pictures must be comparably hard for the ratio to mean anything:
+ * the bench prints the share of 16x16 luma blocks that change from one
+ * picture to the next in each (what the encoder cannot skip).
+ *
  * Two more lines put the figure in context: ffmpeg on mediad's own pattern
  * (rawvideo on stdin: the same pixels, so the content's cost to x264 is
  * equal), once as fast as it can and once paced at 30 fps with -re like a
@@ -70,6 +74,85 @@ static double children_ms(void)
 	getrusage(RUSAGE_CHILDREN, &ru);
 	return (double)ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000.0 +
 	       (double)ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000.0;
+}
+
+#define W 1920
+#define H 1080
+#define MOTION_PICTURES 60
+
+/* Share of 16x16 luma blocks that differ between luma planes a and b. */
+static double changed_blocks(const uint8_t *a, const uint8_t *b, int stride)
+{
+	int changed = 0, total = (H / 16) * (W / 16);
+
+	for (int by = 0; by < H / 16; by++)
+		for (int bx = 0; bx < W / 16; bx++)
+			for (int y = 0; y < 16; y++) {
+				size_t o = (size_t)(by * 16 + y) * stride + bx * 16;
+
+				if (memcmp(a + o, b + o, 16)) {
+					changed++;
+					break;
+				}
+			}
+	return (double)changed / total;
+}
+
+/* Mean changed-block share over MOTION_PICTURES pictures of testsrc2. */
+static double testsrc2_motion(void)
+{
+	size_t luma = (size_t)W * H, picture = luma * 3 / 2;
+	uint8_t *prev = malloc(picture), *cur = malloc(picture);
+	char cmd[256];
+	double sum = 0;
+	int n = 0;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd),
+		 "ffmpeg -hide_banner -loglevel error -f lavfi -i "
+		 "testsrc2=size=%dx%d:rate=30 -frames:v %d -pix_fmt yuv420p "
+		 "-f rawvideo -", W, H, MOTION_PICTURES + 1);
+	p = popen(cmd, "r");
+	if (!p || !prev || !cur || fread(prev, 1, picture, p) != picture)
+		goto out;
+	for (; fread(cur, 1, picture, p) == picture; n++) {
+		uint8_t *t = prev;
+
+		sum += changed_blocks(prev, cur, W);
+		prev = cur;
+		cur = t;
+	}
+out:
+	if (p)
+		pclose(p);
+	free(prev);
+	free(cur);
+	return n ? sum / n : -1;
+}
+
+/* The same for mediad's pattern. */
+static double testpattern_motion(void)
+{
+	AVFrame *f[2] = { av_frame_alloc(), av_frame_alloc() };
+	double sum = 0;
+
+	for (int i = 0; i < 2; i++) {
+		f[i]->format = AV_PIX_FMT_YUV420P;
+		f[i]->width = W;
+		f[i]->height = H;
+		av_frame_get_buffer(f[i], 1);
+	}
+	kd_testpattern_render(f[0], 1);
+	for (int n = 2; n <= MOTION_PICTURES + 1; n++) {
+		AVFrame *cur = f[n & 1], *prev = f[(n - 1) & 1];
+
+		kd_testpattern_render(cur, (uint64_t)n);
+		sum += changed_blocks(prev->data[0], cur->data[0],
+				      cur->linesize[0]);
+	}
+	av_frame_free(&f[0]);
+	av_frame_free(&f[1]);
+	return sum / MOTION_PICTURES;
 }
 
 /* The same content mediad encodes, fed to ffmpeg as raw frames on stdin. */
@@ -176,6 +259,9 @@ int main(void)
 	       (unsigned long long)frames, ff_ms, ff_per_frame);
 	printf("ratio ffmpeg(testsrc2)/mediad CPU per frame: %.2f (goal >= 1.0)\n",
 	       ff_per_frame / per_frame);
+	printf("16x16 luma blocks changing per picture: testsrc2 %.1f %%, "
+	       "mediad's pattern %.1f %%\n", 100 * testsrc2_motion(),
+	       100 * testpattern_motion());
 	same_ms = ffmpeg_same_content_ms((int)frames, false);
 	printf("ffmpeg  mediad's own pattern as rawvideo on stdin -> same "
 	       "encoder: CPU %.0f ms = %.2f ms/frame; ratio %.2f\n", same_ms,

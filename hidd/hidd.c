@@ -91,6 +91,16 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	char line[256];
 	unsigned mask = 0;
 
+	unsigned stale;
+
+	kd_input_state_set_time(h->state, kd_input_clock_ms());
+	stale = kd_input_state_release_stale(h->state, KD_INPUT_STALE_KEY_MS);
+	if (stale)
+		kd_log_event(LOG_NOTICE, &(struct kd_log_fields){
+				     .message_id = KD_MSGID_HID_KEYS_RELEASED},
+			     "released %u key(s) held for more than %u s "
+			     "without the client repeating or releasing them",
+			     stale, KD_INPUT_STALE_KEY_MS / 1000);
 	for (int k = 0; k < 3; k++)
 		if (h->dev[k] && kd_hid_device_online(h->dev[k]))
 			mask |= 1u << k;

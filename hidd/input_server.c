@@ -129,6 +129,7 @@ static void on_conn_readable(evutil_socket_t fd, short what, void *arg)
 						      : strerror((int)-n));
 			return;
 		}
+		kd_input_state_set_time(srv->st, kd_input_clock_ms());
 		r = kd_input_session_packet(c->session, srv->buf, (size_t)n);
 		if (r == KD_INPUT_HELLO) {
 			drop_older(c);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ipc.h"
 #include "log.h"
@@ -16,6 +17,9 @@ struct kd_input_session {
 	uint8_t buttons;     /* absolute mouse */
 	uint8_t rel_buttons; /* relative mouse */
 	bool want_caps, want_num, sync_caps, sync_num;
+	/* When each held usage last went down (or repeated), in the clock of
+	 * kd_input_state_set_time(). */
+	uint64_t down_at[256];
 };
 
 struct kd_input_state {
@@ -27,6 +31,7 @@ struct kd_input_state {
 	uint32_t x, y; /* shared pointer position, 0..32767 */
 	uint8_t rel_buttons_sent;
 	uint8_t leds;  /* host's, or what we assume after tapping a lock */
+	uint64_t now_ms;
 };
 
 int kd_input_state_new(const struct kd_input_devices *devs,
@@ -231,16 +236,26 @@ static void tap(struct kd_input_state *st, uint8_t usage, uint8_t led)
 
 /* The real server toggles the host's lock to the client's state before the
  * key (spec §5.1); we read the host's state from the LED report. */
-static void sync_locks(struct kd_input_session *s, uint8_t usage)
+static void sync_locks_for(struct kd_input_session *s, bool caps, bool num)
 {
 	struct kd_input_state *st = s->st;
 
-	if (s->sync_caps && is_letter(usage) &&
+	if (s->sync_caps && caps &&
 	    !!(st->leds & KD_HID_LED_CAPS_LOCK) != s->want_caps)
 		tap(st, KD_HID_USAGE_CAPS_LOCK, KD_HID_LED_CAPS_LOCK);
-	if (s->sync_num && is_numlock_key(usage) &&
+	if (s->sync_num && num &&
 	    !!(st->leds & KD_HID_LED_NUM_LOCK) != s->want_num)
 		tap(st, KD_HID_USAGE_NUM_LOCK, KD_HID_LED_NUM_LOCK);
+}
+
+static void sync_locks(struct kd_input_session *s, uint8_t usage)
+{
+	sync_locks_for(s, is_letter(usage), is_numlock_key(usage));
+}
+
+void kd_input_session_locks_now(struct kd_input_session *s)
+{
+	sync_locks_for(s, true, true);
 }
 
 void kd_input_session_key(struct kd_input_session *s, uint8_t usage,
@@ -250,6 +265,7 @@ void kd_input_session_key(struct kd_input_session *s, uint8_t usage,
 		return;
 	switch (action) {
 	case KD_KEY_DOWN:
+		s->down_at[usage] = s->st->now_ms;
 		/* A repeated down of a held key: the host repeats itself. */
 		if (kd_hid_kbd_is_down(&s->kbd, usage))
 			return;
@@ -271,6 +287,51 @@ void kd_input_session_key(struct kd_input_session *s, uint8_t usage,
 		update_kbd(s->st, 0);
 		break;
 	}
+}
+
+uint64_t kd_input_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void kd_input_state_set_time(struct kd_input_state *st, uint64_t now_ms)
+{
+	st->now_ms = now_ms;
+}
+
+/* Releases the usages of one session whose last down is older than
+ * max_ms; returns how many. */
+static unsigned release_stale(struct kd_input_session *s, uint64_t max_ms)
+{
+	uint8_t held[8 + KD_HID_KBD_KEYS];
+	unsigned n = 0, released = 0;
+
+	for (int bit = 0; bit < 8; bit++)
+		if (s->kbd.mods & (1u << bit))
+			held[n++] = (uint8_t)(KD_HID_USAGE_MOD_FIRST + bit);
+	for (int i = 0; i < KD_HID_KBD_KEYS; i++)
+		if (s->kbd.keys[i])
+			held[n++] = s->kbd.keys[i];
+	for (unsigned i = 0; i < n; i++)
+		if (s->st->now_ms - s->down_at[held[i]] > max_ms &&
+		    kd_hid_kbd_release(&s->kbd, held[i]))
+			released++;
+	return released;
+}
+
+unsigned kd_input_state_release_stale(struct kd_input_state *st,
+				      uint64_t max_ms)
+{
+	unsigned released = 0;
+
+	for (struct kd_input_session *s = st->sessions; s; s = s->next)
+		released += release_stale(s, max_ms);
+	if (released)
+		update_kbd(st, 0);
+	return released;
 }
 
 void kd_input_session_locks(struct kd_input_session *s, bool caps, bool num,
@@ -366,6 +427,8 @@ static int apply(struct kd_input_session *s, const Kdipc__InputEvent *ev)
 				       ev->locks->num_lock,
 				       ev->locks->sync_caps,
 				       ev->locks->sync_num);
+		if (ev->locks->apply_now)
+			kd_input_session_locks_now(s);
 		return 0;
 	case KDIPC__INPUT_EVENT__MSG_MOUSE_ABS:
 		if (!ev->mouse_abs || ev->mouse_abs->x > KD_HID_ABS_MAX ||

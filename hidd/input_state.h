@@ -50,8 +50,23 @@ int kd_input_session_packet(struct kd_input_session *s, const uint8_t *buf,
 enum kd_key_action { KD_KEY_UP = 0, KD_KEY_DOWN = 1, KD_KEY_PRESS = 2 };
 void kd_input_session_key(struct kd_input_session *s, uint8_t usage,
 			  enum kd_key_action action);
+/* The clock (ms, monotonic) that key downs are stamped with: set before
+ * each packet is applied. */
+void kd_input_state_set_time(struct kd_input_state *st, uint64_t now_ms);
+/* CLOCK_MONOTONIC in ms, what hidd passes to kd_input_state_set_time(). */
+uint64_t kd_input_clock_ms(void);
+/* A key whose down was neither released nor repeated for max_ms is let go,
+ * as the real server does after 360 s (spec session §5.1): a key the client
+ * stopped reporting must not stay pressed on the target for good. Returns
+ * how many were released. */
+#define KD_INPUT_STALE_KEY_MS (360u * 1000u)
+unsigned kd_input_state_release_stale(struct kd_input_state *st,
+				      uint64_t max_ms);
 void kd_input_session_locks(struct kd_input_session *s, bool caps, bool num,
 			    bool sync_caps, bool sync_num);
+/* Taps CapsLock / NumLock now where the host's LEDs differ from what the
+ * session asked for, instead of before its next letter / keypad key. */
+void kd_input_session_locks_now(struct kd_input_session *s);
 void kd_input_session_mouse_abs(struct kd_input_session *s, uint32_t x,
 				uint32_t y, uint8_t buttons);
 void kd_input_session_wheel(struct kd_input_session *s, int vertical,

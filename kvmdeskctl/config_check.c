@@ -19,6 +19,7 @@
 #include "admin_cmds.h"
 #include "atomic_file.h"
 #include "config.h"
+#include "keylayout.h"
 #include "log.h"
 #include "netaddr.h"
 
@@ -35,6 +36,7 @@ enum value_kind {
 	V_VIDEO_SOURCE,  /* testpattern or an absolute path */
 	V_INT,
 	V_CHOICE,        /* one of choices, '|' separated */
+	V_LAYOUT,        /* a keyboard layout of common/keylayout.h */
 	V_TEXT,          /* anything (may be empty) */
 	V_NONEMPTY,
 };
@@ -76,6 +78,7 @@ static const struct known_key known_keys[] = {
 	{ "hid", "relative_mouse", V_TEXT, 0, 0, NULL },
 	{ "hid", "file_poll_us", V_INT, 0, 1000000, NULL },
 	{ "hid", "type_clipboard", V_BOOL, 0, 0, NULL },
+	{ "hid", "target_layout", V_LAYOUT, 0, 0, NULL },
 };
 #define N_KNOWN (sizeof(known_keys) / sizeof(known_keys[0]))
 
@@ -282,6 +285,20 @@ static const char *check_value(const struct known_key *k, const char *v,
 			for (char *p = buf; *p; p++)
 				if (*p == '|')
 					*p = ',';
+			return buf;
+		}
+		return NULL;
+	case V_LAYOUT:
+		if (!kd_keylayout_find(v)) {
+			int n = snprintf(buf, len, "unknown layout (known:");
+			for (size_t i = 0; kd_keylayout_at(i) && n > 0 &&
+					   (size_t)n < len;
+			     i++)
+				n += snprintf(buf + n, len - (size_t)n, "%s %s",
+					      i ? "," : "",
+					      kd_keylayout_name(kd_keylayout_at(i)));
+			if (n > 0 && (size_t)n < len)
+				snprintf(buf + n, len - (size_t)n, ")");
 			return buf;
 		}
 		return NULL;

@@ -19,9 +19,10 @@ struct testpattern {
 	struct event *tick;
 	struct kd_frame_pool pool;
 	uint8_t *background;     /* background_luma() of the size */
-	/* Where the box is in each pool frame: only that and the counter
+	uint8_t *window_rows;    /* window_rows() of the width */
+	/* Where the window is in each pool frame: only that and the counter
 	 * differ from the background when the frame comes round again. */
-	struct rect box_in[KD_SOURCE_POOL];
+	struct rect window_in[KD_SOURCE_POOL];
 	uint64_t n;
 	bool active;
 };
@@ -91,13 +92,14 @@ static void draw_counter(AVFrame *f, uint64_t n)
 	}
 }
 
-/* What a viewer of a KVM box mostly looks at is a still desktop with a
- * little motion, so the pattern is that: a still background that shows
- * colour, grey levels and sharpness (colour bars over the top 60 %, a luma
- * ramp, then 1- and 2-pixel line pairs), a box that moves over it (motion is
+/* What a viewer of a KVM box mostly looks at is a still desktop with some
+ * motion, so the pattern is that: a still background that shows colour,
+ * grey levels and sharpness (colour bars over the top 60 %, a luma ramp,
+ * then 1- and 2-pixel line pairs), a window dragged over it (motion is
  * smooth, frames are not dropped or reordered) and the picture counter (how
- * late the picture is, which picture a client is stuck on). A picture that moves everywhere at once would look
- * like mush at the bitrate a client's quality asks for (spec session §3.4). */
+ * late the picture is, which picture a client is stuck on). A picture that
+ * moves everywhere at once would look like mush at the bitrate a client's
+ * quality asks for (spec session §3.4). */
 #define NBARS 7
 
 /* 75 % colour bars, BT.601 limited range: white, yellow, cyan, green,
@@ -142,12 +144,15 @@ static int bounce(uint64_t pos, int range)
 	return p <= range ? p : 2 * range - p;
 }
 
-static struct rect box_rect(int w, int h, uint64_t n)
+/* The window: a third of the picture wide, three quarters of the grey
+ * bands high, bouncing inside them. */
+static struct rect window_rect(int w, int h, uint64_t n)
 {
-	int top = bars_bottom(h), side = (h - top) / 2;
+	int top = bars_bottom(h);
+	int ww = (w / 3) & ~1, wh = ((h - top) * 3 / 4) & ~1;
 
-	return (struct rect){ bounce(n * 7, w - side),
-			      top + bounce(n * 3, h - top - side), side, side };
+	return (struct rect){ bounce(n * 7, w - ww),
+			      top + bounce(n * 3, h - top - wh), ww, wh };
 }
 
 static void copy_background(AVFrame *f, const uint8_t *background,
@@ -158,16 +163,48 @@ static void copy_background(AVFrame *f, const uint8_t *background,
 		       background + (size_t)y * f->width + r.x, (size_t)r.w);
 }
 
-/* The box that moves and the counter, over the still background. The box
- * bounces inside the grey bands, so it stays grey: only luma changes from
- * one picture to the next. */
-static void draw_moving(AVFrame *f, uint64_t n, struct rect box)
+/* The window's two body rows: the checkerboard's phases, window width
+ * each, borders included. */
+static uint8_t *window_rows(int w)
 {
-	fill_rect(f->data[0], f->linesize[0], box.x, box.y, box.w, box.h,
-		  f->width, f->height, 235);
-	fill_rect(f->data[0], f->linesize[0], box.x + box.w / 4,
-		  box.y + box.h / 4, box.w / 2, box.h / 2, f->width,
-		  f->height, 16);
+	int ww = (w / 3) & ~1;
+	uint8_t *rows = malloc(2 * (size_t)ww);
+
+	if (!rows)
+		return NULL;
+	for (int phase = 0; phase < 2; phase++)
+		for (int c = 0; c < ww; c++)
+			rows[phase * ww + c] = ((c >> 3) ^ phase) & 1 ? 200 : 150;
+	return rows;
+}
+
+/* A window dragged over the still background and the counter. Its body is
+ * a checkerboard that moves with it, so every macroblock it covers changes
+ * from one picture to the next, as when a real window is dragged (about as
+ * many as change in ffmpeg's testsrc2). The window stays inside the grey
+ * bands: it is grey, only luma changes from one picture to the next. */
+static void draw_moving(AVFrame *f, uint64_t n, struct rect win,
+			const uint8_t *rows)
+{
+	int border = win.h / 64 > 1 ? win.h / 64 : 1;
+	int title = win.h / 8 > border ? win.h / 8 : border;
+
+	for (int r = 0; r < win.h; r++) {
+		uint8_t *row = f->data[0] + (size_t)(win.y + r) * f->linesize[0] +
+			       win.x;
+
+		if (r < border || r >= win.h - border) {
+			memset(row, 30, (size_t)win.w);
+			continue;
+		}
+		if (r < title)
+			memset(row, 60, (size_t)win.w);
+		else
+			memcpy(row, rows + ((r >> 3) & 1) * (size_t)win.w,
+			       (size_t)win.w);
+		memset(row, 30, (size_t)border);
+		memset(row + win.w - border, 30, (size_t)border);
+	}
 	draw_counter(f, n);
 }
 
@@ -210,19 +247,21 @@ static void draw_chroma(AVFrame *f)
 void kd_testpattern_render(AVFrame *f, uint64_t n)
 {
 	uint8_t *background = background_luma(f->width, f->height);
+	uint8_t *rows = window_rows(f->width);
 
-	if (!background)
-		return;
-	copy_background(f, background,
-			(struct rect){ 0, 0, f->width, f->height });
+	if (background && rows) {
+		copy_background(f, background,
+				(struct rect){ 0, 0, f->width, f->height });
+		draw_moving(f, n, window_rect(f->width, f->height, n), rows);
+		draw_chroma(f);
+	}
 	free(background);
-	draw_moving(f, n, box_rect(f->width, f->height, n));
-	draw_chroma(f);
+	free(rows);
 }
 
 /* The source draws only what changes: the whole picture when the pool
- * (re)allocates a frame, afterwards the background where the box was in
- * that frame, then the box and the counter (nobody else writes the pool's
+ * (re)allocates a frame, afterwards the background where the window was in
+ * that frame, then the window and the counter (nobody else writes the pool's
  * frames: encoders only read them). */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -231,19 +270,19 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 				       (int)t->head.mode.width,
 				       (int)t->head.mode.height);
 	int w = (int)t->head.mode.width, h = (int)t->head.mode.height;
-	struct rect *old_box;
+	struct rect *old_window;
 
 	t->n++;
 	if (!f)
 		return; /* every buffer still being encoded: skip this one */
-	old_box = &t->box_in[t->pool.slot];
+	old_window = &t->window_in[t->pool.slot];
 	if (t->pool.fresh) {
-		*old_box = (struct rect){ 0, 0, w, h };
+		*old_window = (struct rect){ 0, 0, w, h };
 		draw_chroma(f);
 	}
-	copy_background(f, t->background, *old_box);
-	*old_box = box_rect(w, h, t->n);
-	draw_moving(f, t->n, *old_box);
+	copy_background(f, t->background, *old_window);
+	*old_window = window_rect(w, h, t->n);
+	draw_moving(f, t->n, *old_window, t->window_rows);
 	t->head.cb.frame(t->head.cb.ctx, f, kd_frame_ring_now_ns());
 }
 
@@ -269,6 +308,7 @@ static void tp_destroy(struct kd_source *s)
 		event_free(t->tick);
 	kd_frame_pool_free(&t->pool);
 	free(t->background);
+	free(t->window_rows);
 	free(t);
 }
 
@@ -296,7 +336,8 @@ int kd_testpattern_create(struct event_base *base, uint32_t width,
 	t->head.mode = (struct kd_source_mode){ width, height, fps, true };
 	t->tick = event_new(base, -1, EV_PERSIST, on_tick, t);
 	t->background = background_luma((int)width, (int)height);
-	if (!t->tick || !t->background) {
+	t->window_rows = window_rows((int)width);
+	if (!t->tick || !t->background || !t->window_rows) {
 		tp_destroy(&t->head);
 		return -ENOMEM;
 	}

@@ -12,6 +12,7 @@
 #include "backoff.h"
 #include "config.h"
 #include "ipc.h"
+#include "keylayout.h"
 #include "keymap.h"
 #include "log.h"
 #include "unix_socket.h"
@@ -36,6 +37,7 @@ enum { MOUSE_MOVE, MOUSE_DOWN, MOUSE_UP, MOUSE_WHEEL, MOUSE_TRACKPAD,
        MOUSE_RELATIVE };
 
 enum ev_kind { EV_KEY, EV_LOCKS, EV_ABS, EV_WHEEL, EV_REL, EV_RELEASE_ALL };
+#define LOCKS_NOW 2 /* EV_LOCKS a: bit 0 CapsLock, this bit LockState.apply_now */
 
 /* One event for hidd, packed only when it is sent so that waiting pointer
  * moves can still be merged. */
@@ -49,6 +51,7 @@ struct input_svc {
 	struct event_base *base;
 	char sock_path[300];
 	bool type_clipboard;
+	const struct kd_keylayout *layout; /* [hid] target_layout */
 
 	/* hidd connection */
 	int fd;
@@ -158,10 +161,11 @@ static size_t pack(const struct pending *p, uint8_t *buf)
 		ev.key = &key;
 		break;
 	case EV_LOCKS:
-		locks.caps_lock = p->a;
+		locks.caps_lock = p->a & 1;
 		locks.num_lock = p->b;
 		locks.sync_caps = p->c;
 		locks.sync_num = p->d;
+		locks.apply_now = (p->a & LOCKS_NOW) != 0;
 		ev.msg_case = KDIPC__INPUT_EVENT__MSG_LOCKS;
 		ev.locks = &locks;
 		break;
@@ -490,28 +494,59 @@ static void physical_key(struct input_svc *s, const Hbb__KeyEvent *ke,
 		key(s, usage, a);
 }
 
-/* Types one character on a US layout; false when it has no key. */
-static bool type_char(struct input_svc *s, uint32_t cp, uint8_t extra_mods)
+/* One keystroke of a typed character: the layout's Shift / AltGr pressed
+ * around the key unless the client already holds them, everything else the
+ * client holds left as it is. */
+static void type_stroke(struct input_svc *s, const struct kd_keystroke *ks,
+			uint8_t extra_mods)
 {
-	uint8_t usage, shifts = bit(KD_USAGE_LSHIFT) | bit(KD_USAGE_RSHIFT);
-	bool shift;
+	uint8_t shifts = bit(KD_USAGE_LSHIFT) | bit(KD_USAGE_RSHIFT);
+	uint8_t altgr = bit(KD_USAGE_RALT), want = 0;
 
-	if (!kd_keymap_char(cp, &usage, &shift))
-		return false;
 	/* Text is typed as it reads: the host's CapsLock must be off (the
-	 * next Map-mode letter brings back the client's own lock state). */
-	if (is_letter(usage) && s->caps_sent != 0) {
-		push(s, EV_LOCKS, 0, 0, 1, 0);
+	 * next Map-mode letter brings back the client's own lock state).
+	 * hidd taps it before a letter by itself; any other key CapsLock
+	 * changes on this layout needs it done at once. */
+	if (kd_keylayout_caps_sensitive(s->layout, ks->usage) &&
+	    s->caps_sent != 0) {
+		push(s, EV_LOCKS, is_letter(ks->usage) ? 0 : LOCKS_NOW, 0, 1,
+		     0);
 		s->caps_sent = 0;
 	}
-	if (!shift && (s->mods & shifts) && !extra_mods) {
-		/* Held Shift would change the character: let it go, as the
-		 * real server does before typing text. */
+	/* A held Shift or AltGr the character does not need would change it:
+	 * let it go, as the real server does before typing text. (Right Alt
+	 * is AltGr only on layouts that have one; on US it is Alt.) */
+	if (!(ks->mods & KD_KEYLAYOUT_SHIFT) && (s->mods & shifts) &&
+	    !extra_mods)
 		mods_up(s, s->mods & shifts);
-	}
-	chord(s, (uint8_t)(extra_mods | (shift ? bit(KD_USAGE_LSHIFT) : 0)),
-	      usage);
-	return true;
+	if (!(ks->mods & KD_KEYLAYOUT_ALTGR) && (s->mods & altgr) &&
+	    !extra_mods && kd_keylayout_has_altgr(s->layout))
+		mods_up(s, altgr);
+	if (ks->mods & KD_KEYLAYOUT_SHIFT)
+		want |= bit(KD_USAGE_LSHIFT);
+	if (ks->mods & KD_KEYLAYOUT_ALTGR)
+		want |= altgr;
+	chord(s, (uint8_t)(extra_mods | want), ks->usage);
+}
+
+/* Types one character on the target's layout ([hid] target_layout); false
+ * when it has no key. A dead key goes before the letter it composes with
+ * (or before Space for the accent itself); modifiers the client sends along
+ * (legacy shortcuts) go with the last keystroke only. */
+static bool type_char(struct input_svc *s, uint32_t cp, uint8_t extra_mods)
+{
+	struct kd_keystroke ks[KD_KEYLAYOUT_MAX_STROKES];
+	size_t n = kd_keylayout_char(s->layout, cp, ks);
+	uint8_t ctrl_alt = bit(KD_USAGE_LCTRL) | bit(KD_USAGE_LALT);
+
+	/* Windows clients report a held AltGr as Ctrl+Alt: for a character
+	 * that needs AltGr the pair is that AltGr, not a shortcut. */
+	if (n && (ks[n - 1].mods & KD_KEYLAYOUT_ALTGR) &&
+	    (extra_mods & ctrl_alt) == ctrl_alt)
+		extra_mods &= (uint8_t)~ctrl_alt;
+	for (size_t i = 0; i < n; i++)
+		type_stroke(s, &ks[i], i + 1 == n ? extra_mods : 0);
+	return n > 0;
 }
 
 /* Decodes one UTF-8 sequence; returns its length (0 at the end), or 1 with
@@ -776,6 +811,7 @@ static int svc_create(struct kd_worker *w, void **state)
 	s->caps_sent = s->num_sent = -1;
 	snprintf(s->sock_path, sizeof(s->sock_path), "%s/hidd.sock",
 		 kd_worker_runtime_dir(w));
+	s->layout = kd_input_service_layout(cfg, false);
 	r = kd_config_get_bool(cfg, "hid", "type_clipboard", false,
 			       &s->type_clipboard);
 	if (!r)
@@ -922,6 +958,27 @@ static void svc_destroy(void *state)
 	free(s->write_ev);
 	free(s->q);
 	free(s);
+}
+
+const struct kd_keylayout *kd_input_service_layout(const struct kd_config *cfg,
+						  bool warn)
+{
+	const char *name = kd_config_get_or(cfg, "hid", "target_layout", "us");
+	const struct kd_keylayout *l = kd_keylayout_find(name);
+	char known[64] = "";
+
+	if (l)
+		return l;
+	if (warn) {
+		for (size_t i = 0; kd_keylayout_at(i); i++)
+			snprintf(known + strlen(known),
+				 sizeof(known) - strlen(known), "%s%s",
+				 i ? ", " : "",
+				 kd_keylayout_name(kd_keylayout_at(i)));
+		kd_warn("[hid] target_layout = %s: unknown layout (known: %s); "
+			"text is typed as on a US keyboard", name, known);
+	}
+	return kd_keylayout_us();
 }
 
 void kd_input_service_set_display(void *state, int32_t x, int32_t y,

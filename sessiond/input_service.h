@@ -4,8 +4,10 @@
  *
  * Keys are sent as HID usages, so hidd needs no keymap: ControlKey per §5.6,
  * Map / Translate codes as X11 keycodes (we announce platform "Linux", §5.8),
- * characters typed on a US layout. Input is forwarded only after login and
- * while the client has not asked for view-only (disable_keyboard = Yes).
+ * characters typed on the target's layout ([hid] target_layout, default US;
+ * common/keylayout.h), with Shift / AltGr pressed around the key. Input is
+ * forwarded only after login and while the client has not asked for
+ * view-only (disable_keyboard = Yes).
  *
  * The connection to hidd is non-blocking; when hidd is slow the service
  * queues events and merges pointer moves (never keys or buttons). When hidd
@@ -17,7 +19,16 @@
 
 #include "worker_service.h"
 
+struct kd_config;
+struct kd_keylayout;
+
 extern const struct kd_worker_service kd_input_service;
+
+/* The layout [hid] target_layout names; US when it names none we know,
+ * with one warning in the log when warn is set (sessiond asks once at
+ * start; each worker asks again without warning). */
+const struct kd_keylayout *kd_input_service_layout(const struct kd_config *cfg,
+						  bool warn);
 
 /* The display the client's coordinates refer to (normally taken from the
  * PeerInfo the worker sends; callable when the video size changes). */

@@ -2,6 +2,8 @@
 
 #include <stddef.h>
 
+#include "keylayout.h"
+
 /* Spec §5.6, by ControlKey value. */
 static const uint8_t control_keys[102] = {
 	[1] = 0xE2,  /* Alt */
@@ -212,26 +214,6 @@ static const uint8_t x11_keys[256] = {
 	[202] = 0x73, /* F24 */
 };
 
-/* US layout, ASCII 0x20-0x7E: usage, with bit 8 = needs Shift. */
-#define S 0x100
-static const uint16_t us_ascii[95] = {
-	0x2C, 0x1E | S, 0x34 | S, 0x20 | S, 0x21 | S, 0x22 | S, 0x24 | S,
-	0x34, /*  !"#$%&' */
-	0x26 | S, 0x27 | S, 0x25 | S, 0x2E | S, 0x36, 0x2D, 0x37,
-	0x38, /* ()*+,-./ */
-	0x27, 0x1E, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25,
-	0x26, /* 0-9 */
-	0x33 | S, 0x33, 0x36 | S, 0x2E, 0x37 | S, 0x38 | S,
-	0x1F | S, /* :;<=>?@ */
-	/* A-Z are computed */
-	[0x5B - 0x20] = 0x2F, [0x5C - 0x20] = 0x31, [0x5D - 0x20] = 0x30,
-	[0x5E - 0x20] = 0x23 | S, [0x5F - 0x20] = 0x2D | S,
-	[0x60 - 0x20] = 0x35, /* [\]^_` */
-	[0x7B - 0x20] = 0x2F | S, [0x7C - 0x20] = 0x31 | S,
-	[0x7D - 0x20] = 0x30 | S, [0x7E - 0x20] = 0x35 | S, /* {|}~ */
-};
-#undef S
-
 uint8_t kd_keymap_control_key(uint32_t control_key)
 {
 	return control_key < sizeof(control_keys) ? control_keys[control_key]
@@ -245,36 +227,12 @@ uint8_t kd_keymap_x11(uint32_t keycode)
 
 bool kd_keymap_char(uint32_t cp, uint8_t *usage, bool *shift)
 {
-	uint16_t v;
+	struct kd_keystroke ks[KD_KEYLAYOUT_MAX_STROKES];
 
 	*shift = false;
-	switch (cp) {
-	case '\n':
-	case '\r':
-		*usage = 0x28;
-		return true;
-	case '\t':
-		*usage = 0x2B;
-		return true;
-	case '\b':
-		*usage = 0x2A;
-		return true;
-	}
-	if (cp >= 'a' && cp <= 'z') {
-		*usage = (uint8_t)(0x04 + cp - 'a');
-		return true;
-	}
-	if (cp >= 'A' && cp <= 'Z') {
-		*usage = (uint8_t)(0x04 + cp - 'A');
-		*shift = true;
-		return true;
-	}
-	if (cp < 0x20 || cp > 0x7E)
+	if (kd_keylayout_char(kd_keylayout_us(), cp, ks) != 1)
 		return false;
-	v = us_ascii[cp - 0x20];
-	if (!v)
-		return false;
-	*usage = (uint8_t)(v & 0xFF);
-	*shift = v & 0x100;
+	*usage = ks[0].usage;
+	*shift = ks[0].mods & KD_KEYLAYOUT_SHIFT;
 	return true;
 }

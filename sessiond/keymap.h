@@ -1,6 +1,7 @@
 /* RustDesk key codes -> USB HID Keyboard page (0x07) usages, for a peer that
  * announces platform "Linux" (spec session §5.6, §5.8, Appendix A.1), and
- * characters -> keys on a US layout for text that is typed. */
+ * characters -> keys on a US layout for text that is typed (other target
+ * layouts: common/keylayout.h). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,5 +30,5 @@ uint8_t kd_keymap_control_key(uint32_t control_key);
 uint8_t kd_keymap_x11(uint32_t keycode);
 /* How to type a Unicode code point on a US layout: usage and whether Shift
  * is needed. False when the layout has no such character. Newline and CR
- * give Return, tab Tab, backspace Backspace. */
+ * give Return, tab Tab, backspace Backspace. Other layouts: keylayout.h. */
 bool kd_keymap_char(uint32_t cp, uint8_t *usage, bool *shift);

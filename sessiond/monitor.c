@@ -16,6 +16,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "ctl_server.h"
+#include "input_service.h"
 #include "listen_fds.h"
 #include "log.h"
 #include "unix_socket.h"
@@ -72,6 +73,7 @@ int kd_monitor_settings_read(const struct kd_config *cfg,
 	if (r < 0)
 		return r;
 	out->display_height = (int)v;
+	kd_input_service_layout(cfg, true); /* warns once if unknown */
 	return 0;
 }
 

@@ -36,18 +36,34 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void setup(void)
+static void setup_with(const char *extra)
 {
-	ck_assert_int_eq(kd_harness_setup(&H, "[video]\nwidth = 1280\n"
-					      "height = 720\n",
-					  PASSWORD),
-			 0);
+	char conf[256];
+
+	snprintf(conf, sizeof(conf), "[video]\nwidth = 1280\nheight = 720\n%s",
+		 extra);
+	ck_assert_int_eq(kd_harness_setup(&H, conf, PASSWORD), 0);
 	snprintf(kbd_path, sizeof(kbd_path), "%s/keyboard", H.file_dir);
 	snprintf(mouse_path, sizeof(mouse_path), "%s/mouse", H.file_dir);
 	mkdir(H.file_dir, 0755);
 	ck_assert_int_eq(kd_harness_start_daemon(&H, "hidd", "hidd.sock", T_MS), 0);
 	ck_assert_int_eq(kd_harness_start_daemon(&H, "sessiond",
 						 "sessiond-ctl.sock", T_MS), 0);
+}
+
+static void setup(void)
+{
+	setup_with("");
+}
+
+static void setup_de(void)
+{
+	setup_with("[hid]\ntarget_layout = de\n");
+}
+
+static void setup_unknown_layout(void)
+{
+	setup_with("[hid]\ntarget_layout = dvorak\n");
 }
 
 static void teardown(void)
@@ -412,6 +428,103 @@ START_TEST(hidd_killed_and_restarted_input_resumes)
 }
 END_TEST
 
+static void send_seq(struct rd_client *c, const char *text)
+{
+	Hbb__KeyEvent ke = HBB__KEY_EVENT__INIT;
+
+	/* As a mobile client's soft keyboard sends text (spec §5.2). */
+	ke.mode = HBB__KEYBOARD_MODE__Legacy;
+	ke.union_case = HBB__KEY_EVENT__UNION_SEQ;
+	ke.seq = (char *)text;
+	send_key(c, &ke);
+}
+
+/* A key typed alone, and one with a modifier byte around it. */
+static void append_tap(uint8_t *buf, size_t *n, uint8_t usage)
+{
+	append_kbd(buf, n, 0, usage);
+	append_kbd(buf, n, 0, 0);
+}
+
+static void append_chord(uint8_t *buf, size_t *n, uint8_t mods, uint8_t usage)
+{
+	append_kbd(buf, n, mods, 0);
+	append_kbd(buf, n, mods, usage);
+	append_kbd(buf, n, mods, 0);
+	append_kbd(buf, n, 0, 0);
+}
+
+START_TEST(german_target_types_text_with_its_keys)
+{
+	struct rd_client *c = logged_in_client();
+	uint8_t want[2048], got[4096];
+	size_t n = 0;
+
+	append_kbd(want, &n, 0, 0);       /* hidd starts all released */
+	append_chord(want, &n, 0x02, 0x1C); /* Z: Shift + the key US calls Y */
+	append_tap(want, &n, 0x2F);       /* ü */
+	append_tap(want, &n, 0x15);       /* r */
+	append_tap(want, &n, 0x0C);       /* i */
+	append_tap(want, &n, 0x06);       /* c */
+	append_tap(want, &n, 0x0B);       /* h */
+	append_tap(want, &n, 0x2C);       /* space */
+	append_chord(want, &n, 0x40, 0x14); /* @: AltGr (Right Alt) + Q */
+	append_tap(want, &n, 0x2C);       /* space */
+	append_tap(want, &n, 0x1E);       /* 1 */
+	append_tap(want, &n, 0x27);       /* 0 */
+	append_chord(want, &n, 0x40, 0x08); /* €: AltGr + E */
+	send_seq(c, "Z\xc3\xbcrich @ 10\xe2\x82\xac");
+	wait_size(c, kbd_path, n);
+	pump(c, 100); /* nothing more may arrive */
+	ck_assert_uint_eq(kd_harness_read_file(kbd_path, got, sizeof(got)), n);
+	ck_assert_mem_eq(got, want, n);
+	/* Map mode sends positions: the same keycodes as on any layout. */
+	map_key(c, 29, true); /* X11 KeyY */
+	map_key(c, 29, false);
+	append_tap(want, &n, 0x1C);
+	wait_size(c, kbd_path, n);
+	pump(c, 100);
+	ck_assert_uint_eq(kd_harness_read_file(kbd_path, got, sizeof(got)), n);
+	ck_assert_mem_eq(got, want, n);
+	rd_client_free(c);
+}
+END_TEST
+
+static unsigned count(const char *hay, const char *needle)
+{
+	unsigned k = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		k++;
+	return k;
+}
+
+START_TEST(unknown_layout_warns_once_and_types_us)
+{
+	struct rd_client *c = logged_in_client();
+	struct rd_client *c2 = logged_in_client();
+	uint8_t want[256], got[512], log[65536];
+	size_t n = 0, len;
+
+	append_kbd(want, &n, 0, 0);
+	append_tap(want, &n, 0x1D); /* z where US has it */
+	send_seq(c, "z");
+	wait_size(c, kbd_path, n);
+	pump(c, 100);
+	ck_assert_uint_eq(kd_harness_read_file(kbd_path, got, sizeof(got)), n);
+	ck_assert_mem_eq(got, want, n);
+	rd_client_free(c);
+	rd_client_free(c2);
+	len = kd_harness_read_file(kd_harness_path(&H, "sessiond.log"), log,
+				   sizeof(log) - 1);
+	log[len] = 0;
+	/* Once at start, not once per session. */
+	ck_assert_msg(count((const char *)log, "target_layout = dvorak") == 1,
+		      "sessiond log:\n%s", log);
+	ck_assert_ptr_nonnull(strstr((const char *)log, "US keyboard"));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("input_e2e");
@@ -427,6 +540,16 @@ int main(void)
 	tcase_add_test(tc, killed_session_leaves_nothing_pressed);
 	tcase_add_test(tc, dropped_connection_leaves_nothing_pressed);
 	tcase_add_test(tc, hidd_killed_and_restarted_input_resumes);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("layout_de");
+	tcase_add_checked_fixture(tc, setup_de, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, german_target_types_text_with_its_keys);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("layout_unknown");
+	tcase_add_checked_fixture(tc, setup_unknown_layout, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, unknown_layout_warns_once_and_types_us);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

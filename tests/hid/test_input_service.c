@@ -65,6 +65,26 @@ static void setup(void)
 		   "[hid]\ntype_clipboard = on\n");
 }
 
+static void setup_de(void)
+{
+	setup_with("[hid]\ntarget_layout = de\n");
+}
+
+static void setup_fr(void)
+{
+	setup_with("[hid]\ntarget_layout = fr\n");
+}
+
+static void setup_it(void)
+{
+	setup_with("[hid]\ntarget_layout = it\n");
+}
+
+static void setup_unknown_layout(void)
+{
+	setup_with("[hid]\ntarget_layout = klingon\n");
+}
+
 static void teardown(void)
 {
 	if (svc)
@@ -544,6 +564,171 @@ START_TEST(clipboard_text_is_typed_when_enabled)
 }
 END_TEST
 
+/* ---- target layouts ([hid] target_layout) ---------------------------- */
+
+#define ALTGR "40 00 00 00 00 00 00 00"
+
+START_TEST(de_altgr_dead_key_and_moved_letters)
+{
+	size_t k0 = kp->n;
+
+	login(NULL);
+	key_seq("@^zY");
+	EXPECT_KBD(k0,
+		   /* @ = AltGr+Q: Right Alt down, Q, Q up, Right Alt up */
+		   ALTGR, "40 00 14 00 00 00 00 00", ALTGR, NONE,
+		   /* ^ = dead key, then Space */
+		   "00 00 35 00 00 00 00 00", NONE, "00 00 2c 00 00 00 00 00",
+		   NONE,
+		   /* z and y trade places with US */
+		   "00 00 1c 00 00 00 00 00", NONE, "02 00 00 00 00 00 00 00",
+		   "02 00 1d 00 00 00 00 00", "02 00 00 00 00 00 00 00", NONE);
+}
+END_TEST
+
+START_TEST(de_held_modifiers)
+{
+	size_t k0 = kp->n;
+
+	login(NULL);
+	/* The client holds Ctrl: it stays down around the AltGr chord. */
+	key_x11(37, true); /* ControlLeft */
+	key_seq("\xe2\x82\xac"); /* € = AltGr+E */
+	key_x11(37, false);
+	EXPECT_KBD(k0, "01 00 00 00 00 00 00 00", "41 00 00 00 00 00 00 00",
+		   "41 00 08 00 00 00 00 00", "41 00 00 00 00 00 00 00",
+		   "01 00 00 00 00 00 00 00", NONE);
+	/* The client holds AltGr itself: no second press, and it stays. */
+	k0 = kp->n;
+	key_x11(108, true); /* AltGr */
+	key_seq("@");
+	EXPECT_KBD(k0, ALTGR, "40 00 14 00 00 00 00 00", ALTGR);
+	/* A character without AltGr lets the held AltGr go first (as a held
+	 * Shift is let go), else it would type another character. */
+	k0 = kp->n;
+	key_seq("a");
+	key_x11(108, false); /* already up: nothing more */
+	EXPECT_KBD(k0, NONE, "00 00 04 00 00 00 00 00", NONE);
+	/* Shift+AltGr together are never needed on de; Shift held + AltGr
+	 * character: Shift goes, AltGr comes. */
+	k0 = kp->n;
+	key_x11(50, true);
+	key_seq("{");
+	key_x11(50, false);
+	EXPECT_KBD(k0, "02 00 00 00 00 00 00 00", NONE, ALTGR,
+		   "40 00 24 00 00 00 00 00", ALTGR, NONE);
+}
+END_TEST
+
+START_TEST(de_legacy_altgr_character_from_windows_client)
+{
+	Hbb__Message m = HBB__MESSAGE__INIT;
+	Hbb__KeyEvent ke = HBB__KEY_EVENT__INIT;
+	Hbb__ControlKey mods[] = {HBB__CONTROL_KEY__Alt,
+				  HBB__CONTROL_KEY__Control};
+	size_t k0 = kp->n;
+
+	login(NULL);
+	/* AltGr+Q on a German Windows client in legacy mode: '@' with the
+	 * Ctrl+Alt Windows makes of AltGr. */
+	ke.mode = HBB__KEYBOARD_MODE__Legacy;
+	ke.union_case = HBB__KEY_EVENT__UNION_CHR;
+	ke.chr = '@';
+	ke.down = true;
+	ke.modifiers = mods;
+	ke.n_modifiers = 2;
+	m.union_case = HBB__MESSAGE__UNION_KEY_EVENT;
+	m.key_event = &ke;
+	send_msg(&m);
+	EXPECT_KBD(k0, ALTGR, "40 00 14 00 00 00 00 00", ALTGR, NONE);
+	/* Ctrl+Alt+E stays a shortcut: 'e' does not need AltGr. */
+	k0 = kp->n;
+	ke.chr = 'e';
+	send_msg(&m);
+	EXPECT_KBD(k0, "01 00 00 00 00 00 00 00", "05 00 00 00 00 00 00 00",
+		   "05 00 08 00 00 00 00 00", "05 00 00 00 00 00 00 00",
+		   "01 00 00 00 00 00 00 00", NONE);
+}
+END_TEST
+
+START_TEST(de_untypeable_character_is_dropped)
+{
+	size_t k0 = kp->n;
+
+	login(NULL);
+	key_seq("\xc3\xb1"); /* ñ */
+	ck_assert_uint_eq(kp->n, k0);
+	key_seq("\xc3\xb1" "a");
+	EXPECT_KBD(k0, "00 00 04 00 00 00 00 00", NONE);
+}
+END_TEST
+
+START_TEST(de_session_end_releases_altgr)
+{
+	login(NULL);
+	key_x11(108, true); /* AltGr */
+	key_seq("@");
+	ck_assert_str_eq(mem_port_hex(kp, kp->n - 1), ALTGR);
+	kd_input_service.destroy(svc);
+	svc = NULL;
+	run_pending(base);
+	ck_assert_str_eq(mem_port_hex(kp, kp->n - 1), NONE);
+}
+END_TEST
+
+START_TEST(fr_composed_letter_and_shifted_digit)
+{
+	size_t k0 = kp->n;
+
+	login(NULL);
+	key_seq("\xc3\xaa" "1a"); /* ê1a */
+	EXPECT_KBD(k0, "00 00 2f 00 00 00 00 00", NONE,
+		   "00 00 08 00 00 00 00 00", NONE, "02 00 00 00 00 00 00 00",
+		   "02 00 1e 00 00 00 00 00", "02 00 00 00 00 00 00 00", NONE,
+		   "00 00 14 00 00 00 00 00", NONE);
+}
+END_TEST
+
+START_TEST(fr_host_caps_lock_off_before_digits)
+{
+	size_t k0;
+
+	login(NULL);
+	/* French CapsLock shifts the digit row too: turn it off first. */
+	kp->leds = 0x02;
+	kd_input_state_leds(st, 0x02);
+	k0 = kp->n;
+	key_seq("\xc3\xa9"); /* é */
+	EXPECT_KBD(k0, "00 00 39 00 00 00 00 00", NONE,
+		   "00 00 1f 00 00 00 00 00", NONE);
+}
+END_TEST
+
+START_TEST(it_shift_and_altgr_together)
+{
+	size_t k0 = kp->n;
+
+	login(NULL);
+	key_seq("{");
+	/* Shift, then AltGr, the key; released the other way round. */
+	EXPECT_KBD(k0, "02 00 00 00 00 00 00 00", "42 00 00 00 00 00 00 00",
+		   "42 00 2f 00 00 00 00 00", "42 00 00 00 00 00 00 00",
+		   "02 00 00 00 00 00 00 00", NONE);
+}
+END_TEST
+
+START_TEST(unknown_layout_types_us)
+{
+	size_t k0 = kp->n;
+
+	login(NULL);
+	key_seq("z@");
+	EXPECT_KBD(k0, "00 00 1d 00 00 00 00 00", NONE,
+		   "02 00 00 00 00 00 00 00", "02 00 1f 00 00 00 00 00",
+		   "02 00 00 00 00 00 00 00", NONE);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("input_service");
@@ -568,6 +753,27 @@ int main(void)
 	tcase_add_test(tc, moves_merge_while_hidd_is_slow);
 	tcase_add_test(tc, relative_moves_without_relative_mouse);
 	tcase_add_test(tc, pointer_follows_a_display_size_change);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("de");
+	tcase_add_checked_fixture(tc, setup_de, teardown);
+	tcase_add_test(tc, de_altgr_dead_key_and_moved_letters);
+	tcase_add_test(tc, de_held_modifiers);
+	tcase_add_test(tc, de_untypeable_character_is_dropped);
+	tcase_add_test(tc, de_legacy_altgr_character_from_windows_client);
+	tcase_add_test(tc, de_session_end_releases_altgr);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("fr");
+	tcase_add_checked_fixture(tc, setup_fr, teardown);
+	tcase_add_test(tc, fr_composed_letter_and_shifted_digit);
+	tcase_add_test(tc, fr_host_caps_lock_off_before_digits);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("it");
+	tcase_add_checked_fixture(tc, setup_it, teardown);
+	tcase_add_test(tc, it_shift_and_altgr_together);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("unknown_layout");
+	tcase_add_checked_fixture(tc, setup_unknown_layout, teardown);
+	tcase_add_test(tc, unknown_layout_types_us);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

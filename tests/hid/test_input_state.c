@@ -135,6 +135,31 @@ START_TEST(caps_lock_follows_the_client)
 }
 END_TEST
 
+START_TEST(locks_now_taps_before_any_key)
+{
+	struct kd_input_session *s = kd_input_session_new(st);
+	size_t n0;
+
+	/* The host's CapsLock is on; text on a French layout is typed next,
+	 * where CapsLock changes the digit row too: tap at once. */
+	kp->leds = KD_HID_LED_CAPS_LOCK;
+	kd_input_state_leds(st, KD_HID_LED_CAPS_LOCK);
+	n0 = kp->n;
+	kd_input_session_locks(s, false, false, true, false);
+	kd_input_session_locks_now(s);
+	ck_assert_uint_eq(kp->n, n0 + 2);
+	ASSERT_KBD(n0, "00 00 39 00 00 00 00 00");
+	ASSERT_KBD(n0 + 1, "00 00 00 00 00 00 00 00");
+	kd_input_session_key(s, 0x1F, KD_KEY_PRESS);
+	ck_assert_uint_eq(kp->n, n0 + 4);
+	ASSERT_KBD(n0 + 2, "00 00 1f 00 00 00 00 00");
+	/* In sync: nothing to do. */
+	kd_input_session_locks_now(s);
+	ck_assert_uint_eq(kp->n, n0 + 4);
+	kd_input_session_end(s);
+}
+END_TEST
+
 START_TEST(num_lock_follows_the_client)
 {
 	struct kd_input_session *s = kd_input_session_new(st);
@@ -230,6 +255,49 @@ START_TEST(wheel_and_relative)
 }
 END_TEST
 
+/* A key the client neither repeats nor releases goes up after 360 s (spec
+ * session §5.1); a client repeating its down keeps it, and other sessions'
+ * keys are not touched. */
+START_TEST(stale_keys_are_released_after_360_s)
+{
+	struct kd_input_session *a = kd_input_session_new(st);
+	struct kd_input_session *b = kd_input_session_new(st);
+	size_t n;
+
+	kd_input_state_set_time(st, 1000);
+	kd_input_session_key(a, 0xE1, KD_KEY_DOWN); /* Shift */
+	kd_input_session_key(a, 0x04, KD_KEY_DOWN); /* A */
+	kd_input_state_set_time(st, 2000);
+	kd_input_session_key(b, 0x05, KD_KEY_DOWN); /* B, other session */
+	n = kp->n;
+	ASSERT_KBD(n - 1, "02 00 05 04 00 00 00 00");
+
+	/* A keeps repeating, Shift is never repeated (modifiers are not). */
+	for (uint64_t t = 60000; t <= 360000; t += 60000) {
+		kd_input_state_set_time(st, t);
+		kd_input_session_key(a, 0x04, KD_KEY_DOWN);
+	}
+	kd_input_state_set_time(st, 1000 + KD_INPUT_STALE_KEY_MS);
+	ck_assert_uint_eq(kd_input_state_release_stale(st, KD_INPUT_STALE_KEY_MS), 0);
+	ck_assert_uint_eq(kp->n, n);
+
+	kd_input_state_set_time(st, 1001 + KD_INPUT_STALE_KEY_MS);
+	ck_assert_uint_eq(kd_input_state_release_stale(st, KD_INPUT_STALE_KEY_MS), 1);
+	ASSERT_KBD(kp->n - 1, "00 00 05 04 00 00 00 00");
+
+	kd_input_state_set_time(st, 2001 + KD_INPUT_STALE_KEY_MS);
+	ck_assert_uint_eq(kd_input_state_release_stale(st, KD_INPUT_STALE_KEY_MS), 1);
+	ASSERT_KBD(kp->n - 1, "00 00 04 00 00 00 00 00");
+
+	kd_input_state_set_time(st, 360001 + KD_INPUT_STALE_KEY_MS);
+	ck_assert_uint_eq(kd_input_state_release_stale(st, KD_INPUT_STALE_KEY_MS), 1);
+	ASSERT_KBD(kp->n - 1, "00 00 00 00 00 00 00 00");
+	n = kp->n;
+	ck_assert_uint_eq(kd_input_state_release_stale(st, KD_INPUT_STALE_KEY_MS), 0);
+	ck_assert_uint_eq(kp->n, n);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("input_state");
@@ -240,6 +308,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, starts_all_released);
+	tcase_add_test(tc, locks_now_taps_before_any_key);
 	tcase_add_test(tc, press_is_down_then_up_and_repeats_are_ignored);
 	tcase_add_test(tc, union_over_sessions_and_release_on_end);
 	tcase_add_test(tc, caps_lock_follows_the_client);
@@ -247,6 +316,7 @@ int main(void)
 	tcase_add_test(tc, busy_host_gets_every_key_and_final_position);
 	tcase_add_test(tc, gone_host_gets_current_state_when_back);
 	tcase_add_test(tc, wheel_and_relative);
+	tcase_add_test(tc, stale_keys_are_released_after_360_s);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

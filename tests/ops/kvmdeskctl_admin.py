@@ -88,6 +88,20 @@ def config_check(tmp):
     check(code == 1 and f"{syntax}:3: error:" in out,
           f"a syntax error is reported with its line: {out}")
 
+    layout = os.path.join(tmp, "layout.conf")
+    for value, ok in (("de", True), ("it", True), ("dvorak", False),
+                      ("DE", False)):
+        with open(layout, "w") as f:
+            f.write(f"[hid]\ntarget_layout = {value}\n")
+        code, out, err = run(layout, "config", "check")
+        if ok:
+            check(code == 0, f"target_layout = {value} is fine: {out}")
+        else:
+            check(code == 1 and
+                  f"{layout}:2: error: [hid] target_layout = {value}: "
+                  "unknown layout (known: us, gb, de, fr, it)" in out,
+                  f"target_layout = {value} is reported: {out}")
+
     code, out, err = run(os.path.join(tmp, "missing.conf"), "config", "check")
     check(code == 1 and "cannot read" in out, "a missing file is reported")
 
