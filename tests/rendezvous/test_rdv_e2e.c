@@ -171,7 +171,7 @@ START_TEST(relay_login_survives_rendezvousd_restart)
 	snprintf(relay, sizeof(relay), "127.0.0.1:%d", E.relay_port);
 	ck_assert_str_eq(rr->relay_server, relay);
 	ck_assert_int_eq(kd_sockaddr_parse(relay, &a, &alen), 0);
-	int fd = h_tcp_connect((struct sockaddr *)&a, alen, 3000);
+	int fd = h_tcp_connect((struct sockaddr *)&a, alen, 10000);
 	ck_assert_int_ge(fd, 0);
 	Hbb__RendezvousMessage j = HBB__RENDEZVOUS_MESSAGE__INIT;
 	Hbb__RequestRelay rq = HBB__REQUEST_RELAY__INIT;

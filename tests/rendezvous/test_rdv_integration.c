@@ -281,7 +281,7 @@ static int connect_mangled(const ProtobufCBinaryData *b, const char *bind_ip)
 	ck_assert_int_eq(kd_addr_mangle_decode(b->data, b->len, &ss, &len), 0);
 	ck_assert_int_ne(kd_addr_mangle_port(&ss), 0);
 	(void)bind_ip;
-	int fd = h_tcp_connect((struct sockaddr *)&ss, len, 3000);
+	int fd = h_tcp_connect((struct sockaddr *)&ss, len, 10000);
 	ck_assert_int_ge(fd, 0);
 	return fd;
 }
