@@ -14,6 +14,7 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavutil/hwcontext.h>
+#include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
@@ -46,6 +47,8 @@ struct kd_encoder {
 
 	/* Encoder thread only. */
 	AVFrame *work;           /* swapped with pending: no allocation */
+	AVFrame *last_picture;   /* a reference to the last picture encoded */
+	unsigned still_repeats;  /* encodes of last_picture unchanged */
 	AVCodecContext *ctx;
 	AVPacket *pkt;
 	struct SwsContext *sws;
@@ -450,6 +453,44 @@ static void encode_one(struct kd_encoder *e, AVFrame *f, uint64_t capture_ns,
 	publish_packets(e, capture_ns, start);
 }
 
+/* Whether a and b hold the same pixels (software frames only). */
+static bool same_picture(const AVFrame *a, const AVFrame *b)
+{
+	const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(b->format);
+	int row_bytes[4];
+
+	if (!a->buf[0] || a->format != b->format || a->width != b->width ||
+	    a->height != b->height || !d || (d->flags & AV_PIX_FMT_FLAG_HWACCEL) ||
+	    av_image_fill_linesizes(row_bytes, b->format, b->width) < 0)
+		return false;
+	for (int p = 0; p < av_pix_fmt_count_planes(b->format); p++) {
+		int rows = (p == 1 || p == 2) ?
+			   AV_CEIL_RSHIFT(b->height, d->log2_chroma_h) : b->height;
+
+		for (int y = 0; y < rows; y++)
+			if (memcmp(a->data[p] + (size_t)y * a->linesize[p],
+				   b->data[p] + (size_t)y * b->linesize[p],
+				   (size_t)row_bytes[p]))
+				return false;
+	}
+	return true;
+}
+
+/* A still screen: HDMI capture keeps delivering the same picture at full
+ * rate. Like the real server (it stops when capture reports no change,
+ * after encoding the unchanged picture a few more times so the encoder can
+ * sharpen what it first sent coarsely), the unchanged picture is encoded
+ * KD_ENCODER_STILL_REPEATS more times, then not at all until it changes or
+ * a keyframe is asked for. */
+static bool still_and_settled(struct kd_encoder *e, const AVFrame *f)
+{
+	if (!same_picture(e->last_picture, f)) {
+		e->still_repeats = 0;
+		return false;
+	}
+	return ++e->still_repeats > KD_ENCODER_STILL_REPEATS;
+}
+
 static void *encoder_thread(void *arg)
 {
 	struct kd_encoder *e = arg;
@@ -489,9 +530,17 @@ static void *encoder_thread(void *arg)
 		e->force_key = false;
 		pthread_mutex_unlock(&e->lock);
 
+		if (!key && still_and_settled(e, f)) {
+			pthread_mutex_lock(&e->lock);
+			e->stats.unchanged++;
+			pthread_mutex_unlock(&e->lock);
+			av_frame_unref(f);
+			continue;
+		}
 		e->last_capture_ns = capture_ns;
 		encode_one(e, f, capture_ns, key, bitrate);
-		av_frame_unref(f);
+		av_frame_unref(e->last_picture);
+		av_frame_move_ref(e->last_picture, f);
 	}
 	return NULL;
 }
@@ -514,7 +563,8 @@ int kd_encoder_start(const struct kd_encoder_config *cfg,
 	e->pkt = av_packet_alloc();
 	e->pending = av_frame_alloc();
 	e->work = av_frame_alloc();
-	if (!e->pkt || !e->pending || !e->work ||
+	e->last_picture = av_frame_alloc();
+	if (!e->pkt || !e->pending || !e->work || !e->last_picture ||
 	    pthread_create(&e->thread, NULL, encoder_thread, e)) {
 		kd_encoder_stop(e);
 		return -ENOMEM;
@@ -537,6 +587,7 @@ void kd_encoder_stop(struct kd_encoder *e)
 	}
 	av_frame_free(&e->pending);
 	av_frame_free(&e->work);
+	av_frame_free(&e->last_picture);
 	close_context(e);
 	av_packet_free(&e->pkt);
 	pthread_mutex_destroy(&e->lock);

@@ -32,6 +32,9 @@ const char *kd_codec_name(Kdipc__Codec codec);
  * bitrate is also the VBV max rate, the VBV buffer holds half a second. */
 #define KD_ENCODER_DEFAULT_RATIO 0.67
 #define KD_ENCODER_VBV_BUFFER_BITS(kbps) ((int64_t)(kbps) * 1000 / 2)
+/* Encodes of an unchanged picture before a still screen is no longer
+ * encoded (the real server's repeat_encode_max, video_service.rs). */
+#define KD_ENCODER_STILL_REPEATS 10
 
 struct kd_encoder;
 
@@ -64,6 +67,7 @@ struct kd_encoder_stats {
 	uint64_t keyframes;
 	uint64_t bytes;
 	uint64_t skipped;      /* frames dropped because the encoder was busy */
+	uint64_t unchanged;    /* pictures of a still screen not encoded */
 	uint64_t errors;
 	uint64_t encode_ns;    /* time spent inside libavcodec */
 };

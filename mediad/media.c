@@ -529,9 +529,11 @@ static void ctl_status(void *data, struct kd_ctl_status *st)
 			continue;
 		if (p->enc)
 			kd_encoder_get_stats(p->enc, &es);
-		snprintf(value, sizeof(value), "%s%s viewers=%u frames=%llu",
+		snprintf(value, sizeof(value),
+			 "%s%s viewers=%u frames=%llu unchanged=%llu",
 			 p->choice.name, p->choice.hardware ? " (hw)" : "",
-			 p->subscribers, (unsigned long long)es.frames);
+			 p->subscribers, (unsigned long long)es.frames,
+			 (unsigned long long)es.unchanged);
 		kd_ctl_status_add_detail(st, kd_codec_name((Kdipc__Codec)i),
 					 value);
 	}

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "config.h"
 #include "frame_ring.h"
 #include "input_service.h"
@@ -44,6 +46,9 @@ struct video {
 	bool need_key;           /* skip until a keyframe */
 	bool key_requested;
 	uint64_t key_requested_ns;
+	/* A request deferred by KEY_REQUEST_GAP_NS is sent by this timer: a
+	 * still screen brings no frame that would run pump() again. */
+	struct event *key_retry;
 	uint32_t sent_w, sent_h; /* what the client believes the size is */
 	uint64_t frames_sent, frames_dropped;
 
@@ -162,12 +167,28 @@ static void request_key(struct video *v, bool forced)
 	if (v->key_requested && !forced)
 		return;
 	if (!forced && v->key_requested_ns &&
-	    now - v->key_requested_ns < KEY_REQUEST_GAP_NS)
-		return; /* pump() asks again once the gap has passed */
+	    now - v->key_requested_ns < KEY_REQUEST_GAP_NS) {
+		uint64_t wait_us = (v->key_requested_ns + KEY_REQUEST_GAP_NS -
+				    now) / 1000 + 1;
+		struct timeval tv = { (time_t)(wait_us / 1000000),
+				      (suseconds_t)(wait_us % 1000000) };
+
+		if (!evtimer_pending(v->key_retry, NULL))
+			evtimer_add(v->key_retry, &tv);
+		return;
+	}
 	if (kd_media_client_request_keyframe(v->mc) == 0) {
 		v->key_requested = true;
 		v->key_requested_ns = now;
 	}
+}
+
+static void on_key_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct video *v = arg;
+
+	if (v->need_key && !v->key_requested)
+		request_key(v, false);
 }
 
 static int send_switch_display(struct video *v, uint32_t w, uint32_t h)
@@ -441,9 +462,15 @@ static int video_create(struct kd_worker *w, void **state)
 	v->ratio_permille = BALANCED_PERMILLE;
 	cb.ctx = v;
 	snprintf(path, sizeof(path), "%s/mediad.sock", kd_worker_runtime_dir(w));
+	v->key_retry = evtimer_new(kd_worker_base(w), on_key_retry, v);
+	if (!v->key_retry) {
+		free(v);
+		return -ENOMEM;
+	}
 	r = kd_media_client_create(kd_worker_base(w), path, v->conn_id, &cb,
 				   &v->mc);
 	if (r < 0) {
+		event_free(v->key_retry);
 		free(v);
 		return r;
 	}
@@ -581,6 +608,7 @@ static void video_destroy(void *state)
 	if (!v)
 		return;
 	kd_media_client_destroy(v->mc);
+	event_free(v->key_retry);
 	free(v);
 }
 

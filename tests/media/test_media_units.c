@@ -368,6 +368,91 @@ START_TEST(test_encoder_resize_and_keyframe_request)
 }
 END_TEST
 
+/* Handled pictures: published, dropped as unchanged or as over the rate. */
+static uint64_t handled(struct kd_encoder *enc)
+{
+	struct kd_encoder_stats st;
+
+	kd_encoder_get_stats(enc, &st);
+	return st.frames + st.unchanged + st.skipped + st.errors;
+}
+
+static void submit_and_wait(struct kd_encoder *enc, AVFrame *f, uint64_t *t)
+{
+	uint64_t before = handled(enc);
+
+	*t += 40000000; /* 25 fps: never over the fps ceiling */
+	kd_encoder_submit(enc, f, *t);
+	for (int i = 0; i < 2000 && handled(enc) == before; i++)
+		usleep(1000);
+	ck_assert_uint_eq(handled(enc), before + 1);
+}
+
+/* A still screen (HDMI capture repeats the same picture): the picture is
+ * encoded KD_ENCODER_STILL_REPEATS more times, then not at all, until it
+ * changes or a keyframe is asked for. */
+START_TEST(test_encoder_still_screen)
+{
+	struct kd_encoder_choice choice;
+	struct kd_frame_ring_params rp = { .codec = KDIPC__CODEC__CODEC_H264 };
+	struct kd_frame_ring_writer *ring;
+	struct kd_frame_ring_reader *rd;
+	struct kd_encoder *enc;
+	struct kd_encoder_config cfg = { .fps = 30 };
+	struct kd_encoder_stats st;
+	struct kd_frame_view fv;
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	AVFrame *f = av_frame_alloc();
+	uint64_t t = kd_frame_ring_now_ns();
+
+	ck_assert_int_eq(kd_encoder_probe(KDIPC__CODEC__CODEC_H264, 320, 240,
+					  30, &choice), 0);
+	cfg.choice = choice;
+	ck_assert_int_eq(kd_frame_ring_writer_create(&rp, &ring), 0);
+	ck_assert_int_eq(kd_frame_ring_reader_open(kd_frame_ring_writer_fd(ring),
+						   &rd), 0);
+	ck_assert_int_eq(kd_encoder_start(&cfg, ring, efd, &enc), 0);
+	f->format = AV_PIX_FMT_YUV420P;
+	f->width = 320;
+	f->height = 240;
+	ck_assert_int_eq(av_frame_get_buffer(f, 0), 0);
+	kd_testpattern_render(f, 1);
+
+	for (int i = 0; i < 1 + KD_ENCODER_STILL_REPEATS + 5; i++)
+		submit_and_wait(enc, f, &t);
+	kd_encoder_get_stats(enc, &st);
+	ck_assert_uint_eq(st.frames, 1 + KD_ENCODER_STILL_REPEATS);
+	ck_assert_uint_eq(st.unchanged, 5);
+
+	/* A viewer asks for a keyframe: the still picture is sent again. */
+	kd_encoder_request_keyframe(enc);
+	submit_and_wait(enc, f, &t);
+	kd_encoder_get_stats(enc, &st);
+	ck_assert_uint_eq(st.frames, 2 + KD_ENCODER_STILL_REPEATS);
+	ck_assert_int_eq(kd_frame_ring_peek(rd, st.frames, &fv), 0);
+	ck_assert(fv.flags & KD_FRAME_FLAG_KEY);
+	submit_and_wait(enc, f, &t);
+	kd_encoder_get_stats(enc, &st);
+	ck_assert_uint_eq(st.unchanged, 6);
+
+	/* One changed pixel, at the very end of the last plane: encoded, and
+	 * the count of repeats starts again. */
+	ck_assert_int_eq(av_frame_make_writable(f), 0);
+	f->data[2][(size_t)f->linesize[2] * 119 + 159] ^= 0x40;
+	for (int i = 0; i < 1 + KD_ENCODER_STILL_REPEATS + 2; i++)
+		submit_and_wait(enc, f, &t);
+	kd_encoder_get_stats(enc, &st);
+	ck_assert_uint_eq(st.frames, 3 + 2 * KD_ENCODER_STILL_REPEATS);
+	ck_assert_uint_eq(st.unchanged, 8);
+
+	kd_encoder_stop(enc);
+	kd_frame_ring_reader_destroy(rd);
+	kd_frame_ring_writer_destroy(ring);
+	av_frame_free(&f);
+	close(efd);
+}
+END_TEST
+
 static struct kd_media_status offers(int n, const uint32_t *codecs,
 				     const bool *hw)
 {
@@ -576,6 +661,7 @@ int main(void)
 	tcase_add_test(tc, test_quality_ratio);
 	tcase_add_test(tc, test_paramsets_h264);
 	tcase_add_test(tc, test_encoder_resize_and_keyframe_request);
+	tcase_add_test(tc, test_encoder_still_screen);
 	tcase_add_test(tc, test_paramsets_hevc);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

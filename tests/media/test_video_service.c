@@ -402,6 +402,37 @@ START_TEST(test_slow_client_drops_to_keyframe)
 }
 END_TEST
 
+/* A client falls behind while the screen is still (mediad publishes
+ * nothing): the keyframe request deferred by the one-per-second limit is
+ * still sent once the second has passed. */
+START_TEST(test_deferred_key_request_without_frames)
+{
+	Hbb__PeerInfo pi = HBB__PEER_INFO__INIT;
+	int req;
+
+	kd_video_service.fill_peer_info(state, &pi);
+	login();
+	publish(1, true, 640, 360, true);
+	spin(50);
+	W.queued = 4u << 20;
+	publish(2, false, 640, 360, true);
+	spin(50);
+	W.queued = 0;
+	publish(3, true, 640, 360, true);
+	spin(50);
+	ck_assert_int_eq(W.n_sent, 2);
+	req = M.keyframe_requests;
+	W.queued = 4u << 20;
+	publish(4, false, 640, 360, true);
+	spin(50);
+	W.queued = 0;
+	kd_video_service.on_output_drained(state);
+	ck_assert_int_eq(M.keyframe_requests, req);
+	spin(1200); /* nothing published meanwhile */
+	ck_assert_int_eq(M.keyframe_requests, req + 1);
+}
+END_TEST
+
 START_TEST(test_lapped_reader_resyncs)
 {
 	Hbb__PeerInfo pi = HBB__PEER_INFO__INIT;
@@ -512,6 +543,7 @@ int main(void)
 	tcase_add_test(tc, test_key_first_then_stream);
 	tcase_add_test(tc, test_switch_display_before_new_size);
 	tcase_add_test(tc, test_slow_client_drops_to_keyframe);
+	tcase_add_test(tc, test_deferred_key_request_without_frames);
 	tcase_add_test(tc, test_lapped_reader_resyncs);
 	tcase_add_test(tc, test_refresh_and_options);
 	tcase_add_test(tc, test_encoding_update_after_login);
