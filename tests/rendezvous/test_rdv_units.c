@@ -7,11 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "flows.h"
 #include "hbbs_msg.h"
 #include "rdv_sock.h"
 #include "rdv_wire.h"
 #include "rdvd.h"
+#include "server.h"
 
 START_TEST(servers_list)
 {
@@ -155,6 +161,45 @@ START_TEST(addr_compare)
 }
 END_TEST
 
+
+/* A server torn down (reload, ConfigUpdate) while its name is still being
+ * resolved: libevent runs the cancelled lookup's callback later, from the
+ * loop, and it must not touch the freed server (run under ASan/valgrind). */
+START_TEST(destroy_while_resolving)
+{
+	struct event_base *base = event_base_new();
+	struct evdns_base *dns = evdns_base_new(base, 0);
+	struct sockaddr_in ns = {.sin_family = AF_INET};
+	socklen_t ns_len = sizeof(ns);
+	char ns_text[32];
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct kd_rdv_ctx ctx = {.base = base, .dns = dns,
+				 .reg_interval_ms = 15000, .serial = 3};
+	struct kd_rdv_server *s = NULL;
+
+	ck_assert_ptr_nonnull(base);
+	ck_assert_ptr_nonnull(dns);
+	/* A name server on loopback that never answers. */
+	inet_pton(AF_INET, "127.0.0.1", &ns.sin_addr);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&ns, sizeof(ns)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&ns, &ns_len), 0);
+	snprintf(ns_text, sizeof(ns_text), "127.0.0.1:%u",
+		 (unsigned)ntohs(ns.sin_port));
+	ck_assert_int_eq(evdns_base_nameserver_ip_add(dns, ns_text), 0);
+
+	ck_assert_int_eq(kd_rdv_server_new(&ctx, "hbbs.example.com:21116", &s),
+			 0);
+	kd_rdv_server_start(s);
+	kd_rdv_server_destroy(s);
+	for (int i = 0; i < 5; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+
+	evdns_base_free(dns, 0);
+	event_base_free(base);
+	close(fd);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rendezvousd-units");
@@ -166,6 +211,7 @@ int main(void)
 	tcase_add_test(tc, worked_registration_bytes);
 	tcase_add_test(tc, bad_datagrams);
 	tcase_add_test(tc, addr_compare);
+	tcase_add_test(tc, destroy_while_resolving);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
