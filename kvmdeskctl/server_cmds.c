@@ -22,7 +22,9 @@
 /* rendezvousd's limits (KD_RDVD_SERVERS_MAX, KD_RDV_HOST_MAX). */
 #define SERVERS_MAX 8
 #define HOST_MAX 256
-#define NEW_CONFIG_MODE 0640
+/* Like the README's install: the daemons run as their own users, and a
+ * file made by root in a root-owned /etc/kvmdesk gets root's group. */
+#define NEW_CONFIG_MODE 0644
 
 /* ---- validation -------------------------------------------------------- */
 
