@@ -93,6 +93,13 @@ START_TEST(bad_values_leave_the_file_alone)
 	assert_refused(&c, "relay 'relay.example:99999': the port");
 	c = (struct kd_ctl_server_change){ .relay_key = "a #b" };
 	assert_refused(&c, "relay_key");
+	/* rendezvousd refuses a relay_key of 128 characters or more (and
+	 * then would not start again): so does server set. */
+	char long_key[129];
+	memset(long_key, 'k', 128);
+	long_key[128] = '\0';
+	c = (struct kd_ctl_server_change){ .relay_key = long_key };
+	assert_refused(&c, "relay_key");
 	c = (struct kd_ctl_server_change){ 0 };
 	assert_refused(&c, "nothing to change");
 }
