@@ -180,6 +180,37 @@ START_TEST(missing_file_is_created)
 }
 END_TEST
 
+/* config check agrees with rendezvousd (and server set) on the length of
+ * relay_key: a file rendezvousd would refuse is not called fine. */
+START_TEST(config_check_knows_the_relay_key_limit)
+{
+	char text[300], long_key[129];
+	FILE *out = tmpfile();
+
+	ck_assert_ptr_nonnull(out);
+	memset(long_key, 'k', 127);
+	long_key[127] = '\0';
+	snprintf(text, sizeof(text), "[rendezvous]\nrelay_key = %s\n",
+		 long_key);
+	ck_assert_int_eq(kd_config_check_text("t", text, strlen(text), false,
+					      out), 0);
+	memset(long_key, 'k', 128);
+	long_key[128] = '\0';
+	snprintf(text, sizeof(text), "[rendezvous]\nrelay_key = %s\n",
+		 long_key);
+	ck_assert_int_ne(kd_config_check_text("t", text, strlen(text), false,
+					      out), 0);
+	/* The reason is printed, however long the value. */
+	char report[1024];
+	rewind(out);
+	size_t n = fread(report, 1, sizeof(report) - 1, out);
+	report[n] = '\0';
+	ck_assert_msg(strstr(report, "longer than 127 characters"),
+		      "report: %s", report);
+	fclose(out);
+}
+END_TEST
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -191,6 +222,7 @@ int main(void)
 	tcase_add_test(tc, set_touches_only_the_changed_lines);
 	tcase_add_test(tc, clear_means_direct_ip_only);
 	tcase_add_test(tc, missing_file_is_created);
+	tcase_add_test(tc, config_check_knows_the_relay_key_limit);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
