@@ -45,7 +45,7 @@ struct known_key {
 	const char *section;
 	const char *key;
 	enum value_kind kind;
-	long min, max;          /* V_INT */
+	long min, max;          /* V_INT; V_TEXT: max length when max > 0 */
 	const char *choices;    /* V_CHOICE */
 };
 
@@ -57,7 +57,7 @@ static const struct known_key known_keys[] = {
 	{ "rendezvous", "servers", V_HOST_PORT_LIST, 0, 0, NULL },
 	{ "rendezvous", "key", V_KEY32, 0, 0, NULL },
 	{ "rendezvous", "relay", V_HOST_PORT, 0, 0, NULL },
-	{ "rendezvous", "relay_key", V_TEXT, 0, 0, NULL },
+	{ "rendezvous", "relay_key", V_TEXT, 0, 127, NULL }, /* KD_RDV_KEY_MAX */
 	{ "rendezvous", "register_interval", V_INT, 1, 25, NULL },
 	{ "session", "listen", V_ADDR, 0, 0, NULL },
 	{ "session", "direct_ip", V_BOOL, 0, 0, NULL },
@@ -305,6 +305,10 @@ static const char *check_value(const struct known_key *k, const char *v,
 	case V_NONEMPTY:
 		return *v ? NULL : "must not be empty";
 	case V_TEXT:
+		if (k->max > 0 && strlen(v) > (size_t)k->max) {
+			snprintf(buf, len, "longer than %ld characters", k->max);
+			return buf;
+		}
 		return NULL;
 	}
 	return NULL;
@@ -339,9 +343,10 @@ static void visit(void *data, const char *section, const char *key,
 check:;
 	char buf[160];
 	const char *why = check_value(k, value, buf, sizeof(buf));
+	/* A long value is cut short so the reason still fits the message. */
 	if (why)
-		add_problem(c, line, section, key, true, "%s = %s: %s", key,
-			    value, why);
+		add_problem(c, line, section, key, true, "%s = %.60s%s: %s",
+			    key, value, strlen(value) > 60 ? "..." : "", why);
 }
 
 /* Section headers are found in the text: an unknown section is reported

@@ -19,10 +19,14 @@
 
 #define HBBS_PORT 21116
 #define HBBR_PORT 21117
-/* rendezvousd's limits (KD_RDVD_SERVERS_MAX, KD_RDV_HOST_MAX). */
+/* rendezvousd's limits (KD_RDVD_SERVERS_MAX, KD_RDV_HOST_MAX,
+ * KD_RDV_KEY_MAX). */
 #define SERVERS_MAX 8
 #define HOST_MAX 256
-#define NEW_CONFIG_MODE 0640
+#define KEY_MAX 128
+/* Like the README's install: the daemons run as their own users, and a
+ * file made by root in a root-owned /etc/kvmdesk gets root's group. */
+#define NEW_CONFIG_MODE 0644
 
 /* ---- validation -------------------------------------------------------- */
 
@@ -133,6 +137,9 @@ int kd_ctl_server_write(const char *path, const struct kd_ctl_server_change *c,
 		if (r < 0)
 			return r;
 	}
+	if (c->relay_key && strlen(c->relay_key) >= KEY_MAX)
+		return bad(err, err_len, "the relay_key is longer than %d "
+			   "characters", KEY_MAX - 1);
 	/* "" removes the key: its default applies again. */
 	if (c->key)
 		changes[n++] = (struct kd_config_change){

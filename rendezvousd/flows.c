@@ -61,6 +61,7 @@ struct flow {
 	struct event *listen_ev;
 	struct event *timer;
 	struct evdns_getaddrinfo_request *dns;
+	bool dying; /* freed by on_relay_resolved: the lookup was pending */
 	uint8_t out[1024];
 	size_t out_len, out_off;
 };
@@ -82,8 +83,6 @@ static const char *kind_name(enum kd_flow_kind k)
 
 static void flow_free(struct flow *fl)
 {
-	if (fl->dns)
-		evdns_getaddrinfo_cancel(fl->dns);
 	if (fl->ev)
 		event_free(fl->ev);
 	if (fl->timer)
@@ -98,6 +97,13 @@ static void flow_free(struct flow *fl)
 		close(fl->listen_fd);
 	TAILQ_REMOVE(&fl->owner->flows, fl, link);
 	fl->owner->active--;
+	if (fl->dns) {
+		/* libevent still calls on_relay_resolved (EVUTIL_EAI_CANCEL),
+		 * later, from the loop: that call frees fl. */
+		fl->dying = true;
+		evdns_getaddrinfo_cancel(fl->dns);
+		return;
+	}
 	free(fl);
 }
 
@@ -401,8 +407,16 @@ static void on_relay_resolved(int result, struct evutil_addrinfo *res,
 {
 	struct flow *fl = arg;
 	fl->dns = NULL;
+	if (fl->dying) {
+		/* flow_free ran: only the struct is left (its owner may be
+		 * gone too). */
+		if (res)
+			evutil_freeaddrinfo(res);
+		free(fl);
+		return;
+	}
 	if (result == EVUTIL_EAI_CANCEL)
-		return; /* the flow is being freed */
+		return;
 	if (result != 0 || !res) {
 		kd_log_event(LOG_WARNING, NULL,
 			     "cannot resolve relay server %s: %s", fl->relay,

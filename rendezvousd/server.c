@@ -61,6 +61,9 @@ struct kd_rdv_server {
 		struct event *udp_ev;
 		struct event *tick;
 		struct evdns_getaddrinfo_request *dns;
+		/* Destroyed while dns was pending: the cancelled lookup's
+		 * callback, which libevent runs later, frees the struct. */
+		bool dying;
 		struct event *dns_retry;
 		struct kd_backoff dns_backoff;
 		char dns_error[96];
@@ -514,6 +517,12 @@ static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
 {
 	struct kd_rdv_server *s = arg;
 	s->rt.dns = NULL;
+	if (s->rt.dying) {
+		if (res)
+			evutil_freeaddrinfo(res);
+		free(s);
+		return;
+	}
 	if (result == EVUTIL_EAI_CANCEL)
 		return;
 	if (result != 0 || !res) {
@@ -643,8 +652,6 @@ void kd_rdv_server_destroy(struct kd_rdv_server *s)
 {
 	if (!s)
 		return;
-	if (s->rt.dns)
-		evdns_getaddrinfo_cancel(s->rt.dns);
 	kd_natprobe_destroy(s->rt.nat);
 	kd_flows_destroy(s->rt.flows);
 	close_socket(s);
@@ -654,6 +661,13 @@ void kd_rdv_server_destroy(struct kd_rdv_server *s)
 		event_free(s->rt.dns_retry);
 	if (s->rt.nat_retry)
 		event_free(s->rt.nat_retry);
+	if (s->rt.dns) {
+		/* libevent still calls on_resolved (EVUTIL_EAI_CANCEL), from
+		 * the loop: s must outlive that call, which frees it. */
+		s->rt.dying = true;
+		evdns_getaddrinfo_cancel(s->rt.dns);
+		return;
+	}
 	free(s);
 }
 

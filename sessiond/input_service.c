@@ -505,10 +505,11 @@ static void type_stroke(struct input_svc *s, const struct kd_keystroke *ks,
 
 	/* Text is typed as it reads: the host's CapsLock must be off (the
 	 * next Map-mode letter brings back the client's own lock state).
-	 * hidd taps it before a letter by itself; any other key CapsLock
-	 * changes on this layout needs it done at once. */
+	 * hidd taps it before a letter by itself once told; any other key
+	 * CapsLock changes on this layout needs it done at once, each time:
+	 * only hidd sees the host's lock go on again in between. */
 	if (kd_keylayout_caps_sensitive(s->layout, ks->usage) &&
-	    s->caps_sent != 0) {
+	    (s->caps_sent != 0 || !is_letter(ks->usage))) {
 		push(s, EV_LOCKS, is_letter(ks->usage) ? 0 : LOCKS_NOW, 0, 1,
 		     0);
 		s->caps_sent = 0;

@@ -704,6 +704,23 @@ START_TEST(fr_host_caps_lock_off_before_digits)
 }
 END_TEST
 
+START_TEST(fr_host_caps_lock_turned_on_between_texts)
+{
+	size_t k0;
+
+	login(NULL);
+	key_seq("a"); /* the host's CapsLock is off, and known to be */
+	/* Then it goes on (the target's own keyboard, or the client's
+	 * CapsLock key): the next digit-row character must turn it off. */
+	kp->leds = 0x02;
+	kd_input_state_leds(st, 0x02);
+	k0 = kp->n;
+	key_seq("\xc3\xa9"); /* é */
+	EXPECT_KBD(k0, "00 00 39 00 00 00 00 00", NONE,
+		   "00 00 1f 00 00 00 00 00", NONE);
+}
+END_TEST
+
 START_TEST(it_shift_and_altgr_together)
 {
 	size_t k0 = kp->n;
@@ -766,6 +783,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup_fr, teardown);
 	tcase_add_test(tc, fr_composed_letter_and_shifted_digit);
 	tcase_add_test(tc, fr_host_caps_lock_off_before_digits);
+	tcase_add_test(tc, fr_host_caps_lock_turned_on_between_texts);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("it");
 	tcase_add_checked_fixture(tc, setup_it, teardown);

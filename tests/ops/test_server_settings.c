@@ -93,6 +93,13 @@ START_TEST(bad_values_leave_the_file_alone)
 	assert_refused(&c, "relay 'relay.example:99999': the port");
 	c = (struct kd_ctl_server_change){ .relay_key = "a #b" };
 	assert_refused(&c, "relay_key");
+	/* rendezvousd refuses a relay_key of 128 characters or more (and
+	 * then would not start again): so does server set. */
+	char long_key[129];
+	memset(long_key, 'k', 128);
+	long_key[128] = '\0';
+	c = (struct kd_ctl_server_change){ .relay_key = long_key };
+	assert_refused(&c, "relay_key");
 	c = (struct kd_ctl_server_change){ 0 };
 	assert_refused(&c, "nothing to change");
 }
@@ -167,7 +174,40 @@ START_TEST(missing_file_is_created)
 			       "key = " HBBS_KEY "\n");
 	struct stat st;
 	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_uint_eq(st.st_mode & 07777, 0640);
+	/* The daemons (their own users, not in root's group) must read it:
+	 * run as root, the new file belongs to root:root. */
+	ck_assert_uint_eq(st.st_mode & 07777, 0644);
+}
+END_TEST
+
+/* config check agrees with rendezvousd (and server set) on the length of
+ * relay_key: a file rendezvousd would refuse is not called fine. */
+START_TEST(config_check_knows_the_relay_key_limit)
+{
+	char text[300], long_key[129];
+	FILE *out = tmpfile();
+
+	ck_assert_ptr_nonnull(out);
+	memset(long_key, 'k', 127);
+	long_key[127] = '\0';
+	snprintf(text, sizeof(text), "[rendezvous]\nrelay_key = %s\n",
+		 long_key);
+	ck_assert_int_eq(kd_config_check_text("t", text, strlen(text), false,
+					      out), 0);
+	memset(long_key, 'k', 128);
+	long_key[128] = '\0';
+	snprintf(text, sizeof(text), "[rendezvous]\nrelay_key = %s\n",
+		 long_key);
+	ck_assert_int_ne(kd_config_check_text("t", text, strlen(text), false,
+					      out), 0);
+	/* The reason is printed, however long the value. */
+	char report[1024];
+	rewind(out);
+	size_t n = fread(report, 1, sizeof(report) - 1, out);
+	report[n] = '\0';
+	ck_assert_msg(strstr(report, "longer than 127 characters"),
+		      "report: %s", report);
+	fclose(out);
 }
 END_TEST
 
@@ -182,6 +222,7 @@ int main(void)
 	tcase_add_test(tc, set_touches_only_the_changed_lines);
 	tcase_add_test(tc, clear_means_direct_ip_only);
 	tcase_add_test(tc, missing_file_is_created);
+	tcase_add_test(tc, config_check_knows_the_relay_key_limit);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -4,14 +4,24 @@
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "addr_mangle.h"
 #include "flows.h"
 #include "hbbs_msg.h"
 #include "rdv_sock.h"
 #include "rdv_wire.h"
 #include "rdvd.h"
+#include "server.h"
 
 START_TEST(servers_list)
 {
@@ -155,6 +165,106 @@ START_TEST(addr_compare)
 }
 END_TEST
 
+
+/* A server torn down (reload, ConfigUpdate) while its name is still being
+ * resolved: libevent runs the cancelled lookup's callback later, from the
+ * loop, and it must not touch the freed server (run under ASan/valgrind). */
+/* A name server on loopback that never answers: returns its socket. */
+static int silent_nameserver(struct evdns_base *dns)
+{
+	struct sockaddr_in ns = {.sin_family = AF_INET};
+	socklen_t ns_len = sizeof(ns);
+	char ns_text[32];
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &ns.sin_addr);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&ns, sizeof(ns)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&ns, &ns_len), 0);
+	snprintf(ns_text, sizeof(ns_text), "127.0.0.1:%u",
+		 (unsigned)ntohs(ns.sin_port));
+	ck_assert_int_eq(evdns_base_nameserver_ip_add(dns, ns_text), 0);
+	return fd;
+}
+
+START_TEST(destroy_while_resolving)
+{
+	struct event_base *base = event_base_new();
+	struct evdns_base *dns = evdns_base_new(base, 0);
+	int fd = silent_nameserver(dns);
+	struct kd_rdv_ctx ctx = {.base = base, .dns = dns,
+				 .reg_interval_ms = 15000, .serial = 3};
+	struct kd_rdv_server *s = NULL;
+
+	ck_assert_int_eq(kd_rdv_server_new(&ctx, "hbbs.example.com:21116", &s),
+			 0);
+	kd_rdv_server_start(s);
+	kd_rdv_server_destroy(s);
+	for (int i = 0; i < 5; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+
+	evdns_base_free(dns, 0);
+	event_base_free(base);
+	close(fd);
+}
+END_TEST
+
+/* The same for a relay flow whose relay name is being resolved when the
+ * flows end (server torn down by a reload, or the flow's deadline). */
+START_TEST(flow_freed_while_resolving_relay)
+{
+	struct event_base *base = event_base_new();
+	struct evdns_base *dns = evdns_base_new(base, 0);
+	int ns_fd = silent_nameserver(dns);
+	struct kd_rdv_ctx ctx = {.base = base, .dns = dns,
+				 .reg_interval_ms = 15000, .serial = 3};
+	struct sockaddr_in hbbs = {.sin_family = AF_INET};
+	socklen_t hbbs_len = sizeof(hbbs);
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct kd_flows *f = NULL;
+	struct kd_flow_params p = {.kind = KD_FLOW_RELAY_ANSWER,
+				   .relay_server = "relay.example.com:21117",
+				   .relay_uuid = "0123", .hbbs_host = "127.0.0.1"};
+	struct pollfd pfd = {.fd = ns_fd, .events = POLLIN};
+	struct sockaddr_in client = {.sin_family = AF_INET,
+				     .sin_port = htons(40000)};
+	uint8_t mangled[KD_ADDR_MANGLE_MAX];
+	bool asked = false;
+
+	/* hbbs' TCP side: the connection completes in the backlog. */
+	inet_pton(AF_INET, "127.0.0.1", &hbbs.sin_addr);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&hbbs, sizeof(hbbs)), 0);
+	ck_assert_int_eq(listen(lfd, 4), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&hbbs,
+				     &hbbs_len), 0);
+	memcpy(&p.hbbs, &hbbs, sizeof(hbbs));
+	p.hbbs_len = hbbs_len;
+	p.hbbs_port = ntohs(hbbs.sin_port);
+	inet_pton(AF_INET, "192.0.2.7", &client.sin_addr);
+	int n = kd_addr_mangle_encode((struct sockaddr *)&client, mangled);
+	ck_assert_int_gt(n, 0);
+	p.client_mangled = mangled;
+	p.client_mangled_len = (size_t)n;
+
+	ck_assert_int_eq(kd_flows_new(&ctx, &f), 0);
+	ck_assert_int_eq(kd_flows_start(f, &p), 0);
+	/* Until the flow has reported to hbbs and asks for the relay. */
+	for (int i = 0; i < 500 && !asked; i++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		asked = poll(&pfd, 1, 10) == 1;
+	}
+	ck_assert(asked);
+	ck_assert_uint_eq(kd_flows_active(f), 1);
+	kd_flows_destroy(f);
+	for (int i = 0; i < 5; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+
+	evdns_base_free(dns, 0);
+	event_base_free(base);
+	close(ns_fd);
+	close(lfd);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rendezvousd-units");
@@ -166,6 +276,8 @@ int main(void)
 	tcase_add_test(tc, worked_registration_bytes);
 	tcase_add_test(tc, bad_datagrams);
 	tcase_add_test(tc, addr_compare);
+	tcase_add_test(tc, destroy_while_resolving);
+	tcase_add_test(tc, flow_freed_while_resolving_relay);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
