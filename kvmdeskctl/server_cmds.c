@@ -43,8 +43,8 @@ static int bad(char *err, size_t len, const char *fmt, ...)
 }
 
 static int check_host_port(const char *what, const char *text,
-			   uint16_t default_port, uint16_t min_port, char *err,
-			   size_t len)
+			   uint16_t default_port, uint16_t min_port,
+			   uint16_t max_port, char *err, size_t len)
 {
 	char host[HOST_MAX];
 	uint16_t port;
@@ -53,9 +53,10 @@ static int check_host_port(const char *what, const char *text,
 			   what, text, HOST_MAX - 1);
 	int r = kd_host_port_parse(text, host, sizeof(host), &port,
 				   default_port);
-	if (r == -ERANGE || (r == 0 && port < min_port))
+	if (r == -ERANGE || (r == 0 && (port < min_port || port > max_port)))
 		return bad(err, len, "%s '%s': the port must be a number from "
-			   "%u to 65535", what, text, (unsigned)min_port);
+			   "%u to %u", what, text, (unsigned)min_port,
+			   (unsigned)max_port);
 	if (r < 0)
 		return bad(err, len, "%s '%s' is not host[:port] (a DNS name, "
 			   "an IPv4 address or [IPv6 address], then "
@@ -84,9 +85,10 @@ int kd_ctl_server_check_servers(const char *list, char *out, size_t out_len,
 		if (++n > SERVERS_MAX)
 			return bad(err, err_len, "at most %d servers",
 				   SERVERS_MAX);
-		/* hbbs answers the NAT test on its port - 1. */
-		int r = check_host_port("server", item, HBBS_PORT, 2, err,
-					err_len);
+		/* hbbs answers the NAT test on its port - 1; its relay's
+		 * default port is its port + 1. */
+		int r = check_host_port("server", item, HBBS_PORT, 2, 65534,
+					err, err_len);
 		if (r < 0)
 			return r;
 		int w = snprintf(out + used, out_len - used, "%s%s",
@@ -132,7 +134,7 @@ int kd_ctl_server_write(const char *path, const struct kd_ctl_server_change *c,
 			return r;
 	}
 	if (c->relay && *c->relay) {
-		r = check_host_port("relay", c->relay, HBBR_PORT, 1, err,
+		r = check_host_port("relay", c->relay, HBBR_PORT, 1, 65535, err,
 				    err_len);
 		if (r < 0)
 			return r;

@@ -94,7 +94,7 @@ int kd_rdvd_config_read(const struct kd_config *cfg,
 	for (unsigned i = 0; i < out->n_servers; i++) {
 		if (kd_rdv_server_spec_check(out->servers[i]) < 0) {
 			kd_err("[rendezvous] servers: cannot parse \"%s\" as "
-			       "host[:port] (port 2 to 65535)",
+			       "host[:port] (port 2 to 65534)",
 			       out->servers[i]);
 			return -EINVAL;
 		}

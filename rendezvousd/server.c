@@ -581,8 +581,8 @@ int kd_rdv_server_spec_check(const char *spec)
 	uint16_t port;
 	if (kd_host_port_split(spec, host, sizeof(host), &port,
 			       KD_RDV_DEFAULT_PORT) < 0 ||
-	    !host[0] || port < 2)
-		return -EINVAL;
+	    !host[0] || port < 2 || port > 65534)
+		return -EINVAL; /* the NAT test uses port - 1, the relay port + 1 */
 	return 0;
 }
 

@@ -74,8 +74,10 @@ START_TEST(bad_values_leave_the_file_alone)
 	struct kd_ctl_server_change c = { .servers = "good.example, bad host" };
 	assert_refused(&c, "'bad host' is not host[:port]");
 	c = (struct kd_ctl_server_change){ .servers = "a.example:0" };
-	assert_refused(&c, "port must be a number from 2 to 65535");
+	assert_refused(&c, "port must be a number from 2 to 65534");
 	c = (struct kd_ctl_server_change){ .servers = "a.example:65536" };
+	assert_refused(&c, "port must be");
+	c = (struct kd_ctl_server_change){ .servers = "a.example:65535" };
 	assert_refused(&c, "port must be");
 	c = (struct kd_ctl_server_change){ .servers = "a.example:1" };
 	assert_refused(&c, "port must be");
