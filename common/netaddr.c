@@ -53,16 +53,17 @@ void kd_sockaddr_format(const struct sockaddr *sa, char out[KD_ADDR_STR_MAX])
 	snprintf(out, KD_ADDR_STR_MAX, bracket ? "[%s]:%u" : "%s:%u", ip, port);
 }
 
+/* -EINVAL: not a number; -ERANGE: a number, but not a port. */
 static int parse_port(const char *s, uint16_t *port)
 {
-	if (!*s)
+	size_t n = strlen(s);
+	if (n == 0 || strspn(s, "0123456789") != n)
 		return -EINVAL;
-	for (const char *p = s; *p; p++)
-		if (!isdigit((unsigned char)*p))
-			return -EINVAL;
+	if (n > 5)
+		return -ERANGE;
 	long v = strtol(s, NULL, 10);
 	if (v < 1 || v > 65535)
-		return -EINVAL;
+		return -ERANGE;
 	*port = (uint16_t)v;
 	return 0;
 }
@@ -129,56 +130,21 @@ static bool dns_name_ok(const char *s)
 	return !numeric;
 }
 
-static int strict_port(const char *s, uint16_t *port)
-{
-	size_t n = strlen(s);
-	if (n == 0 || strspn(s, "0123456789") != n)
-		return -EINVAL;
-	if (n > 5)
-		return -ERANGE;
-	long v = strtol(s, NULL, 10);
-	if (v < 1 || v > 65535)
-		return -ERANGE;
-	*port = (uint16_t)v;
-	return 0;
-}
-
 int kd_host_port_parse(const char *text, char *host, size_t host_len,
 		       uint16_t *port, uint16_t default_port)
 {
-	const char *start = text, *end, *port_str = NULL;
-	bool v6;
 	struct in6_addr a6;
 	struct in_addr a4;
-	if (!text || !*text)
-		return -EINVAL;
-	if (text[0] == '[') {
-		end = strchr(text, ']');
-		if (!end)
-			return -EINVAL;
-		start = text + 1;
-		if (end[1] == ':')
-			port_str = end + 2;
-		else if (end[1])
-			return -EINVAL;
-		v6 = true;
-	} else {
-		const char *colon = strchr(text, ':');
-		v6 = colon && strchr(colon + 1, ':');
-		end = colon && !v6 ? colon : text + strlen(text);
-		if (colon && !v6)
-			port_str = colon + 1;
-	}
-	size_t len = (size_t)(end - start);
-	if (len == 0 || len >= host_len)
-		return -EINVAL;
-	memcpy(host, start, len);
-	host[len] = '\0';
+	/* The host is filled in before the port is read: a bad host is
+	 * reported before a bad port. */
+	int r = kd_host_port_split(text, host, host_len, port, default_port);
+	if (r < 0 && r != -ERANGE)
+		return r;
+	bool v6 = text[0] == '[' || strchr(host, ':');
 	if (v6 ? inet_pton(AF_INET6, host, &a6) != 1
 	       : inet_pton(AF_INET, host, &a4) != 1 && !dns_name_ok(host))
 		return -EINVAL;
-	*port = default_port;
-	return port_str ? strict_port(port_str, port) : 0;
+	return r;
 }
 
 int kd_sockaddr_parse(const char *text, struct sockaddr_storage *out,

@@ -12,7 +12,8 @@ void kd_sockaddr_format(const struct sockaddr *sa, char out[KD_ADDR_STR_MAX]);
 /* Just the ip, IPv4-mapped IPv6 shown as IPv4. */
 void kd_sockaddr_ip(const struct sockaddr *sa, char out[KD_ADDR_STR_MAX]);
 /* Parses "host[:port]" / "[v6][:port]" into host and port (default_port if
- * absent). -EINVAL if malformed. */
+ * absent). -EINVAL if malformed, -ERANGE when the port is a number but not
+ * 1-65535 (host is filled in then). */
 int kd_host_port_split(const char *text, char *host, size_t host_len,
 		       uint16_t *port, uint16_t default_port);
 /* The strict form for what an administrator types (kvmdeskctl): host is a

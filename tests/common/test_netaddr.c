@@ -22,8 +22,8 @@ START_TEST(split_host_port)
 	ck_assert_int_eq(kd_host_port_split("fe80::1", host, sizeof(host), &port, 7), 0);
 	ck_assert_str_eq(host, "fe80::1");
 	ck_assert_uint_eq(port, 7);
-	ck_assert_int_eq(kd_host_port_split("a:0", host, sizeof(host), &port, 1), -EINVAL);
-	ck_assert_int_eq(kd_host_port_split("a:70000", host, sizeof(host), &port, 1), -EINVAL);
+	ck_assert_int_eq(kd_host_port_split("a:0", host, sizeof(host), &port, 1), -ERANGE);
+	ck_assert_int_eq(kd_host_port_split("a:70000", host, sizeof(host), &port, 1), -ERANGE);
 	ck_assert_int_eq(kd_host_port_split("a:12x", host, sizeof(host), &port, 1), -EINVAL);
 	ck_assert_int_eq(kd_host_port_split(":80", host, sizeof(host), &port, 1), -EINVAL);
 	ck_assert_int_eq(kd_host_port_split("[::1", host, sizeof(host), &port, 1), -EINVAL);
