@@ -71,6 +71,39 @@ static int set_owner(const char *path, int fd, const struct owner_rule *o)
 	return 0;
 }
 
+/* The rename reaches the disk only with its directory: a box that loses
+ * power right after `kvmdeskctl init` must not come back without its keys. */
+static int sync_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - path) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	else
+		return -ENAMETOOLONG;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+/* A new file only (never one someone linked there); a stale one from a
+ * process of the same pid that died is removed first. */
+static int create_temp(const char *tmp, mode_t mode)
+{
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW;
+	int fd = open(tmp, flags, mode);
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, flags, mode);
+	return fd < 0 ? -errno : fd;
+}
+
 static int write_replace(const char *path, const void *data, size_t len,
 			 mode_t mode, const struct owner_rule *o)
 {
@@ -78,10 +111,9 @@ static int write_replace(const char *path, const void *data, size_t len,
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >=
 	    (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		      mode);
+	int fd = create_temp(tmp, mode);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	int r = 0;
 	r = set_owner(path, fd, o);
 	if (r < 0)
@@ -104,6 +136,8 @@ static int write_replace(const char *path, const void *data, size_t len,
 		r = -errno;
 		goto fail;
 	}
+	/* Best effort: the new content is in place whatever this says. */
+	(void)sync_parent(path);
 	return 0;
 fail:
 	if (fd >= 0)

@@ -43,6 +43,35 @@ START_TEST(write_read_replace)
 }
 END_TEST
 
+/* Whatever already sits at the temporary name (a file linked there, or
+ * left by a process of the same pid) is not written through: the link's
+ * other name keeps its content. */
+START_TEST(temp_name_taken_by_a_link)
+{
+	char dir[] = "/tmp/kd-af-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[64], tmp[96], other[64];
+	snprintf(path, sizeof(path), "%s/file", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	snprintf(other, sizeof(other), "%s/other", dir);
+	ck_assert_int_eq(kd_atomic_write(other, "precious", 8, 0600), 0);
+	ck_assert_int_eq(link(other, tmp), 0);
+	ck_assert_int_eq(kd_atomic_write(path, "new", 3, 0600), 0);
+	char *text;
+	size_t len;
+	ck_assert_int_eq(kd_read_small_file(other, 64, &text, &len), 0);
+	ck_assert_str_eq(text, "precious");
+	free(text);
+	ck_assert_int_eq(kd_read_small_file(path, 64, &text, &len), 0);
+	ck_assert_str_eq(text, "new");
+	free(text);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* root writing into a daemon's directory (kvmdeskctl password set): the
  * file belongs to the directory's owner so the daemon can read it. */
 START_TEST(root_writes_as_the_directory_owner)
@@ -71,6 +100,7 @@ int main(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, write_read_replace);
 	tcase_add_test(tc, root_writes_as_the_directory_owner);
+	tcase_add_test(tc, temp_name_taken_by_a_link);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
