@@ -437,12 +437,14 @@ static void mods_up(struct input_svc *s, uint8_t mods)
 			    KDIPC__KEY_USAGE__ACTION__UP);
 }
 
-/* Press usage with mods held around it (mods already held stay). */
+/* Press usage with mods held around it (mods already held stay). The held
+ * ones go down again too: hidd lets go of a key the client has not
+ * reported for 360 s, and the chord must not come out without it. */
 static void chord(struct input_svc *s, uint8_t mods, uint8_t usage)
 {
 	uint8_t add = mods & (uint8_t)~s->mods;
 
-	mods_down(s, add);
+	mods_down(s, mods);
 	key(s, usage, KDIPC__KEY_USAGE__ACTION__PRESS);
 	mods_up(s, add);
 }

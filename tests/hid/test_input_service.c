@@ -568,6 +568,27 @@ END_TEST
 
 #define ALTGR "40 00 00 00 00 00 00 00"
 
+/* hidd let go of a Shift the client had not reported for 360 s; the client
+ * still holds it as far as sessiond knows. A typed capital must still come
+ * out with Shift. */
+START_TEST(typed_capital_after_hidd_released_a_stale_shift)
+{
+	size_t k0;
+
+	login(NULL);
+	key_x11(50, true); /* ShiftLeft */
+	kd_input_state_set_time(st, kd_input_clock_ms() +
+				    KD_INPUT_STALE_KEY_MS + 1000);
+	ck_assert_uint_eq(kd_input_state_release_stale(st, KD_INPUT_STALE_KEY_MS),
+			  1);
+	k0 = kp->n;
+	key_seq("A");
+	key_x11(50, false);
+	EXPECT_KBD(k0, "02 00 00 00 00 00 00 00", "02 00 04 00 00 00 00 00",
+		   "02 00 00 00 00 00 00 00", NONE);
+}
+END_TEST
+
 START_TEST(de_altgr_dead_key_and_moved_letters)
 {
 	size_t k0 = kp->n;
@@ -775,6 +796,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup_de, teardown);
 	tcase_add_test(tc, de_altgr_dead_key_and_moved_letters);
 	tcase_add_test(tc, de_held_modifiers);
+	tcase_add_test(tc, typed_capital_after_hidd_released_a_stale_shift);
 	tcase_add_test(tc, de_untypeable_character_is_dropped);
 	tcase_add_test(tc, de_legacy_altgr_character_from_windows_client);
 	tcase_add_test(tc, de_session_end_releases_altgr);
