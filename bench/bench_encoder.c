@@ -19,6 +19,9 @@
  * ffmpeg's CPU includes starting the process, mediad's does not: the bench
  * prints ffmpeg's start-up cost on its own too.
  *
+ * The last line is a still screen: what mediad saves by not encoding an
+ * unchanged picture (encoder.h, KD_ENCODER_STILL_REPEATS).
+ *
  * Two more lines put the figure in context: ffmpeg on mediad's own pattern
  * (rawvideo on stdin: the same pixels, so the content's cost to x264 is
  * equal), once as fast as it can and once paced at 30 fps with -re like a
@@ -27,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -211,6 +215,80 @@ static double ffmpeg_cpu_ms(int frames)
 	return children_ms() - ms;
 }
 
+static double self_cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000.0 +
+	       (double)ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000.0;
+}
+
+static uint64_t handled(struct kd_encoder *e)
+{
+	struct kd_encoder_stats st;
+
+	kd_encoder_get_stats(e, &st);
+	return st.frames + st.unchanged + st.skipped + st.errors;
+}
+
+#define STILL_PICTURES 300
+
+/* A still screen through mediad's H.264 encoder module (in this process):
+ * CPU per picture when every picture differs from the last in one pixel
+ * (each is encoded) and when they are identical (settled: not encoded). */
+static void still_screen(uint32_t kbps)
+{
+	struct kd_encoder_config cfg = { .fps = 30, .bitrate_kbps = kbps };
+	struct kd_frame_ring_params rp = { .codec = KDIPC__CODEC__CODEC_H264 };
+	struct kd_frame_ring_writer *ring;
+	struct kd_encoder *enc;
+	AVFrame *f = av_frame_alloc();
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	uint64_t t = kd_frame_ring_now_ns();
+	double ms[2];
+
+	if (kd_encoder_probe(KDIPC__CODEC__CODEC_H264, W, H, 30,
+			     &cfg.choice) < 0 ||
+	    kd_frame_ring_writer_create(&rp, &ring) < 0)
+		return;
+	if (kd_encoder_start(&cfg, ring, efd, &enc) < 0)
+		return;
+	f->format = AV_PIX_FMT_YUV420P;
+	f->width = W;
+	f->height = H;
+	av_frame_get_buffer(f, 0);
+	kd_testpattern_render(f, 1);
+	for (int identical = 0; identical < 2; identical++) {
+		double c0 = 0;
+
+		for (int i = 0; i < KD_ENCODER_STILL_REPEATS + 1 +
+				    STILL_PICTURES; i++) {
+			uint64_t before = handled(enc);
+
+			if (i == KD_ENCODER_STILL_REPEATS + 1)
+				c0 = self_cpu_ms();
+			if (!identical) {
+				av_frame_make_writable(f);
+				f->data[0][(size_t)f->linesize[0] * (H - 1)] ^= 1;
+			}
+			t += 33333333;
+			kd_encoder_submit(enc, f, t);
+			while (handled(enc) == before)
+				usleep(200);
+		}
+		ms[identical] = (self_cpu_ms() - c0) / STILL_PICTURES;
+	}
+	printf("still 1080p screen through the encoder: %.2f ms CPU per "
+	       "picture when each differs by one pixel (encoded), %.2f ms "
+	       "when identical (not encoded after %d repeats)\n", ms[0],
+	       ms[1], KD_ENCODER_STILL_REPEATS);
+	kd_encoder_stop(enc);
+	kd_frame_ring_writer_destroy(ring);
+	av_frame_free(&f);
+	close(efd);
+}
+
 /* mediad's CPU per frame over SECONDS, one viewer subscribed meanwhile;
  * mediad idles (encodes nothing) before and after. */
 static double mediad_ms_per_frame(struct event_base *base, pid_t pid,
@@ -315,6 +393,7 @@ int main(void)
 	printf("ffmpeg  same, paced at 30 fps (-re) like a live source: "
 	       "%.2f ms CPU/frame; ratio %.2f\n", same_ms / (double)frames,
 	       same_ms / (double)frames / mediad_median);
+	still_screen(kbps);
 	event_base_free(base);
 	return 0;
 }
