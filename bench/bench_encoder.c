@@ -215,21 +215,12 @@ static double ffmpeg_cpu_ms(int frames)
 	return children_ms() - ms;
 }
 
-static double self_cpu_ms(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec * 1000 + ru.ru_utime.tv_usec / 1000.0 +
-	       (double)ru.ru_stime.tv_sec * 1000 + ru.ru_stime.tv_usec / 1000.0;
-}
-
-static uint64_t handled(struct kd_encoder *e)
+static uint64_t pictures_done(struct kd_encoder *e)
 {
 	struct kd_encoder_stats st;
 
 	kd_encoder_get_stats(e, &st);
-	return st.frames + st.unchanged + st.skipped + st.errors;
+	return st.pictures;
 }
 
 #define STILL_PICTURES 300
@@ -264,20 +255,20 @@ static void still_screen(uint32_t kbps)
 
 		for (int i = 0; i < KD_ENCODER_STILL_REPEATS + 1 +
 				    STILL_PICTURES; i++) {
-			uint64_t before = handled(enc);
+			uint64_t before = pictures_done(enc);
 
 			if (i == KD_ENCODER_STILL_REPEATS + 1)
-				c0 = self_cpu_ms();
+				c0 = bench_cpu_ms(getpid());
 			if (!identical) {
 				av_frame_make_writable(f);
 				f->data[0][(size_t)f->linesize[0] * (H - 1)] ^= 1;
 			}
 			t += 33333333;
 			kd_encoder_submit(enc, f, t);
-			while (handled(enc) == before)
+			while (pictures_done(enc) == before)
 				usleep(200);
 		}
-		ms[identical] = (self_cpu_ms() - c0) / STILL_PICTURES;
+		ms[identical] = (bench_cpu_ms(getpid()) - c0) / STILL_PICTURES;
 	}
 	printf("still 1080p screen through the encoder: %.2f ms CPU per "
 	       "picture when each differs by one pixel (encoded), %.2f ms "

@@ -522,6 +522,7 @@ static void *encoder_thread(void *arg)
 		if (!e->force_key && e->last_capture_ns &&
 		    capture_ns - e->last_capture_ns < min_gap) {
 			e->stats.skipped++;
+			e->stats.pictures++;
 			pthread_mutex_unlock(&e->lock);
 			av_frame_unref(f);
 			continue;
@@ -533,6 +534,7 @@ static void *encoder_thread(void *arg)
 		if (!key && still_and_settled(e, f)) {
 			pthread_mutex_lock(&e->lock);
 			e->stats.unchanged++;
+			e->stats.pictures++;
 			pthread_mutex_unlock(&e->lock);
 			av_frame_unref(f);
 			continue;
@@ -541,6 +543,9 @@ static void *encoder_thread(void *arg)
 		encode_one(e, f, capture_ns, key, bitrate);
 		av_frame_unref(e->last_picture);
 		av_frame_move_ref(e->last_picture, f);
+		pthread_mutex_lock(&e->lock);
+		e->stats.pictures++;
+		pthread_mutex_unlock(&e->lock);
 	}
 	return NULL;
 }
@@ -603,11 +608,14 @@ void kd_encoder_submit(struct kd_encoder *e, const AVFrame *frame,
 		av_frame_unref(e->pending);
 		e->has_pending = false;
 		e->stats.skipped++;
+		e->stats.pictures++;
 	}
 	if (av_frame_ref(e->pending, frame) == 0) {
 		e->has_pending = true;
 		e->pending_capture_ns = capture_ns;
 		pthread_cond_signal(&e->cond);
+	} else {
+		e->stats.pictures++; /* dropped here */
 	}
 	pthread_mutex_unlock(&e->lock);
 }

@@ -68,6 +68,8 @@ struct kd_encoder_stats {
 	uint64_t bytes;
 	uint64_t skipped;      /* frames dropped because the encoder was busy */
 	uint64_t unchanged;    /* pictures of a still screen not encoded */
+	uint64_t pictures;     /* submitted pictures done with, one way or
+				* another (encoded and published, or not) */
 	uint64_t errors;
 	uint64_t encode_ns;    /* time spent inside libavcodec */
 };

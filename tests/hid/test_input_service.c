@@ -791,12 +791,12 @@ int main(void)
 	tcase_add_test(tc, moves_merge_while_hidd_is_slow);
 	tcase_add_test(tc, relative_moves_without_relative_mouse);
 	tcase_add_test(tc, pointer_follows_a_display_size_change);
+	tcase_add_test(tc, typed_capital_after_hidd_released_a_stale_shift);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("de");
 	tcase_add_checked_fixture(tc, setup_de, teardown);
 	tcase_add_test(tc, de_altgr_dead_key_and_moved_letters);
 	tcase_add_test(tc, de_held_modifiers);
-	tcase_add_test(tc, typed_capital_after_hidd_released_a_stale_shift);
 	tcase_add_test(tc, de_untypeable_character_is_dropped);
 	tcase_add_test(tc, de_legacy_altgr_character_from_windows_client);
 	tcase_add_test(tc, de_session_end_releases_altgr);
